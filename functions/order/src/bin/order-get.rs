@@ -1,0 +1,8 @@
+//! Lambda: GET /api/internal/v1/users/{userId}/orders/{orderId}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let repo = order::DynamoDbOrderRepository::from_env().await?;
+    shared::http::run(|request, _| order::get::handle(&repo, request)).await
+}

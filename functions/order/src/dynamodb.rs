@@ -1,0 +1,213 @@
+//! The orders table: partition key `userId`, sort key `orderId`, so every read names one
+//! user's partition. `nameKey` holds the case-folded name the search filters on.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::contracts::OrderStatus;
+use shared::paging::{NameFilter, fold_case};
+use shared::{Currency, Money, OrderId, UserId};
+
+use crate::repository::{OrderRepository, RepositoryError, SearchHits};
+use crate::{Order, OrderDetail};
+
+#[derive(Debug, Clone)]
+pub struct DynamoDbOrderRepository {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDbOrderRepository {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Built once per cold start from `ORDERS_TABLE` and the SDK's environment.
+    pub async fn from_env() -> Result<Self, shared::config::ConfigError> {
+        let table = shared::config::required("ORDERS_TABLE")?;
+        let config = shared::aws::sdk_config().await;
+        Ok(Self::new(Client::new(&config), table))
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderItem {
+    user_id: String,
+    order_id: String,
+    name: String,
+    name_key: String,
+    total_cents: i64,
+    currency: String,
+    status: String,
+    created_at_utc: DateTime<Utc>,
+    updated_at_utc: DateTime<Utc>,
+    details: Vec<DetailItem>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailItem {
+    product_id: String,
+    product_name: String,
+    unit_price_cents: i64,
+    quantity: u32,
+}
+
+impl From<&Order> for OrderItem {
+    fn from(order: &Order) -> Self {
+        Self {
+            user_id: order.user_id.to_string(),
+            order_id: order.id.to_string(),
+            name: order.name.clone(),
+            name_key: fold_case(&order.name),
+            total_cents: order.total.cents(),
+            currency: order.total.currency().to_string(),
+            status: order.status.as_str().to_owned(),
+            created_at_utc: order.created_at,
+            updated_at_utc: order.updated_at,
+            details: order
+                .details
+                .iter()
+                .map(|d| DetailItem {
+                    product_id: d.product_id.clone(),
+                    product_name: d.product_name.clone(),
+                    unit_price_cents: d.unit_price.cents(),
+                    quantity: d.quantity,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<OrderItem> for Order {
+    type Error = RepositoryError;
+
+    fn try_from(item: OrderItem) -> Result<Self, Self::Error> {
+        let key = format!("{}/{}", item.user_id, item.order_id);
+        let corrupt = |reason: String| RepositoryError::Corrupt {
+            key: key.clone(),
+            reason,
+        };
+        let currency = Currency::parse(&item.currency).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Order {
+            id: OrderId::parse(&item.order_id).map_err(|e| corrupt(e.to_string()))?,
+            user_id: UserId::parse(&item.user_id).map_err(|e| corrupt(e.to_string()))?,
+            name: item.name,
+            total: Money::from_cents(item.total_cents, currency),
+            status: item.status.parse::<OrderStatus>().map_err(corrupt)?,
+            created_at: item.created_at_utc,
+            updated_at: item.updated_at_utc,
+            details: item
+                .details
+                .into_iter()
+                .map(|d| OrderDetail {
+                    product_id: d.product_id,
+                    product_name: d.product_name,
+                    unit_price: Money::from_cents(d.unit_price_cents, currency),
+                    quantity: d.quantity,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
+    RepositoryError::Store(Box::new(err))
+}
+
+fn decode(
+    item: std::collections::HashMap<String, AttributeValue>,
+) -> Result<Order, RepositoryError> {
+    let item: OrderItem = serde_dynamo::from_item(item).map_err(|e| RepositoryError::Corrupt {
+        key: "?".into(),
+        reason: e.to_string(),
+    })?;
+    Order::try_from(item)
+}
+
+impl OrderRepository for DynamoDbOrderRepository {
+    #[tracing::instrument(skip(self, filter), fields(table = %self.table, items_read))]
+    async fn search(
+        &self,
+        user: UserId,
+        filter: &NameFilter,
+    ) -> Result<SearchHits, RepositoryError> {
+        let mut hits = SearchHits::default();
+        let mut start_key = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("userId = :user")
+                .expression_attribute_values(":user", AttributeValue::S(user.to_string()))
+                .set_exclusive_start_key(start_key.take());
+            if !filter.is_empty() {
+                query = query
+                    .filter_expression("contains(nameKey, :fragment)")
+                    .expression_attribute_values(
+                        ":fragment",
+                        AttributeValue::S(filter.folded().to_owned()),
+                    );
+            }
+            let page = query.send().await.map_err(store_error)?;
+            hits.items_read += u64::try_from(page.scanned_count()).unwrap_or(0);
+            for item in page.items.unwrap_or_default() {
+                hits.orders.push(decode(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => break,
+            }
+        }
+        tracing::Span::current().record("items_read", hits.items_read);
+        Ok(hits)
+    }
+
+    #[tracing::instrument(skip(self), fields(table = %self.table))]
+    async fn get(&self, user: UserId, order: OrderId) -> Result<Option<Order>, RepositoryError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("userId", AttributeValue::S(user.to_string()))
+            .key("orderId", AttributeValue::S(order.to_string()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item.map(decode).transpose()
+    }
+
+    #[tracing::instrument(skip(self, order), fields(table = %self.table, order_id = %order.id))]
+    async fn insert_if_absent(&self, order: &Order) -> Result<bool, RepositoryError> {
+        let item = serde_dynamo::to_item(OrderItem::from(order)).map_err(store_error)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(orderId)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(err))
+                if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! GET /api/internal/v1/users/{userId}/orders/{orderId}: one order with its details.
+
+use http::StatusCode;
+use lambda_http::Request;
+use shared::http::{HandlerResult, json, path_param};
+use shared::{OrderId, UserId};
+
+use crate::{OrderError, OrderRepository};
+
+pub async fn handle<R: OrderRepository>(repo: &R, request: Request) -> HandlerResult<OrderError> {
+    let user = UserId::parse(&path_param(&request, "userId")?)?;
+    let order = OrderId::parse(&path_param(&request, "orderId")?)?;
+    let found = repo.get(user, order).await?.ok_or(OrderError::NotFound)?;
+    Ok(json(StatusCode::OK, &found.to_dto()))
+}

@@ -1,0 +1,139 @@
+//! The thin adapter between API Gateway (HTTP API, payload v2) and a service's handler:
+//! a span per request with the correlation id, the error → problem+json mapping applied
+//! once, and the correlation id echoed in every response.
+
+use std::future::Future;
+use std::time::Instant;
+
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use serde::{Serialize, de::DeserializeOwned};
+use tracing::Instrument;
+
+use crate::telemetry::ErrorChain;
+use crate::{CorrelationId, Problem, ValidationError, correlation};
+
+/// A service error that knows which problem it is for the client. Internals stay in logs.
+pub trait ApiError: std::error::Error + 'static {
+    fn problem(&self) -> Problem;
+}
+
+pub type HandlerResult<E> = Result<Response<Body>, E>;
+
+/// Runs the Lambda event loop with `handler`, which gets each request and its correlation id.
+pub async fn run<F, Fut, E>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request, CorrelationId) -> Fut + Sync,
+    Fut: Future<Output = HandlerResult<E>> + Send,
+    E: ApiError,
+{
+    let handler = &handler;
+    lambda_http::run(service_fn(move |request: Request| {
+        let correlation_id = CorrelationId::from_headers(request.headers());
+        let request_id = request
+            .lambda_context_ref()
+            .map(|ctx| ctx.request_id.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "request",
+            correlation_id = %correlation_id,
+            request_id = %request_id,
+            method = %request.method(),
+            path = %request.uri().path(),
+        );
+        async move {
+            let started = Instant::now();
+            let instance = request.uri().path().to_owned();
+            let result = handler(request, correlation_id.clone()).await;
+            let response = respond(result, &correlation_id, &instance);
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "request completed"
+            );
+            Ok::<_, std::convert::Infallible>(response)
+        }
+        .instrument(span)
+    }))
+    .await
+}
+
+/// Turns a handler's outcome into the response: errors become problem+json (5xx logged
+/// with their causes), and the correlation id is echoed.
+pub fn respond<E: ApiError>(
+    result: HandlerResult<E>,
+    correlation_id: &CorrelationId,
+    instance: &str,
+) -> Response<Body> {
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            let problem = err.problem();
+            if problem.status >= 500 {
+                tracing::error!(error = %ErrorChain(&err), status = problem.status, "request failed");
+            } else {
+                tracing::info!(status = problem.status, detail = %problem.detail, "request rejected");
+            }
+            problem
+                .with_instance(instance)
+                .with_correlation_id(correlation_id.as_str())
+                .into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(correlation_id.as_str()) {
+        response.headers_mut().insert(correlation::HEADER, value);
+    }
+    response
+}
+
+/// A JSON response. Serialising the contract types cannot fail; if it ever did, the
+/// client gets a 503 problem instead of a half-written body.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => {
+            let mut response = Response::new(Body::Text(text));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "response serialisation failed");
+            Problem::unavailable().into_response()
+        }
+    }
+}
+
+/// A path parameter of the route (`{userId}`); missing means the route and the function
+/// disagree, which is still the request's problem from the client's point of view.
+pub fn path_param(request: &Request, name: &'static str) -> Result<String, ValidationError> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_owned)
+        .ok_or_else(|| ValidationError::new(name, "is missing from the path"))
+}
+
+/// The first value of a query string parameter (API Gateway joins repeats with commas).
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_owned)
+}
+
+/// Parses a JSON body into a contract type; any mismatch is a 400 naming what was wrong.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ValidationError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.is_empty() {
+        return Err(ValidationError::new("body", "a JSON body is required"));
+    }
+    serde_json::from_slice(bytes).map_err(|err| ValidationError::new("body", err.to_string()))
+}

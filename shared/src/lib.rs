@@ -1,0 +1,21 @@
+//! What every function of the checkout shares: domain newtypes that can only hold valid
+//! values, wire contracts, the one problem+json error shape, config, AWS SDK set-up and
+//! tracing with a correlation id.
+
+pub mod aws;
+pub mod config;
+pub mod contracts;
+pub mod correlation;
+pub mod http;
+pub mod ids;
+pub mod money;
+pub mod paging;
+pub mod problem;
+pub mod telemetry;
+pub mod validation;
+
+pub use correlation::CorrelationId;
+pub use ids::{OrderId, UserId};
+pub use money::{Currency, Money};
+pub use problem::Problem;
+pub use validation::ValidationError;
