@@ -12,6 +12,8 @@ pub mod money;
 pub mod paging;
 pub mod problem;
 pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod validation;
 
 pub use correlation::CorrelationId;

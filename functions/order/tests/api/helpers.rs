@@ -1,0 +1,53 @@
+use aws_sdk_dynamodb::Client;
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt, stream};
+use lambda_http::{Body, Request, Response};
+use order::{DynamoDbOrderRepository, Order, OrderRepository, demo};
+use shared::UserId;
+use shared::testing::local_env;
+
+pub struct TestApp {
+    pub repo: DynamoDbOrderRepository,
+    /// A user no other test uses.
+    pub user: UserId,
+}
+
+pub async fn spawn_app() -> TestApp {
+    shared::telemetry::init();
+    let config = shared::testing::sdk_config().await;
+    let repo = DynamoDbOrderRepository::new(Client::new(&config), local_env("ORDERS_TABLE"));
+    TestApp {
+        repo,
+        user: UserId::new_random(),
+    }
+}
+
+impl TestApp {
+    /// Stores the demo set's first `count` orders for `user`.
+    pub async fn given_orders(&self, user: UserId, count: usize) -> Vec<Order> {
+        let now = Utc::now();
+        let orders: Vec<Order> = (1..=count)
+            .map(|n| demo::demo_order(user, n, now))
+            .collect();
+        stream::iter(orders.clone())
+            .map(|order| {
+                let repo = &self.repo;
+                async move { repo.insert_if_absent(&order).await }
+            })
+            .buffer_unordered(16)
+            .try_collect::<Vec<bool>>()
+            .await
+            .expect("storing test orders");
+        orders
+    }
+
+    pub async fn search(&self, request: Request) -> Response<Body> {
+        let result = order::search::handle(&self.repo, request).await;
+        shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
+    }
+
+    pub async fn get(&self, request: Request) -> Response<Body> {
+        let result = order::get::handle(&self.repo, request).await;
+        shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
+    }
+}

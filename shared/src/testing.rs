@@ -1,0 +1,165 @@
+//! Test helpers (feature `test-util`): the emulator's settings, API Gateway v2 requests,
+//! and response bodies. Panics here are test failures with a message that says what to do.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use lambda_http::{Body, Request, Response};
+
+/// The local stack's settings: the process environment, else `.local/functions.env`
+/// written by `localstack/provision.py` (so `cargo test` works after `make run`).
+pub fn local_env(name: &str) -> String {
+    if let Ok(value) = std::env::var(name) {
+        return value;
+    }
+    let file = workspace_root().join(".local/functions.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set and {} does not exist: start the local stack first (`make run`, or run the tests with `make test`)",
+            file.display()
+        )
+    });
+    let vars: HashMap<&str, &str> = text
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .collect();
+    vars.get(name)
+        .map(|v| (*v).to_owned())
+        .unwrap_or_else(|| panic!("{name} is missing from {}", file.display()))
+}
+
+pub fn workspace_root() -> PathBuf {
+    // shared/ sits directly under the workspace root.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// SDK config pointing at the emulator named by the local stack's settings.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let endpoint = local_env("AWS_ENDPOINT_URL");
+    let region = local_env("AWS_REGION");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_credential_types::Credentials::from_keys(
+            "test", "test", None,
+        ))
+        .load()
+        .await
+}
+
+/// An API Gateway HTTP API (payload 2.0) request as `lambda_http` receives it.
+pub struct ApiRequest {
+    event: serde_json::Value,
+}
+
+impl ApiRequest {
+    /// `route` is the template's path (`/api/v1/users/{userId}/orders`); `params` fill it.
+    pub fn new(method: &str, route: &str, params: &[(&str, &str)]) -> Self {
+        let mut path = route.to_owned();
+        let mut path_parameters = serde_json::Map::new();
+        for (name, value) in params {
+            path = path.replace(&format!("{{{name}}}"), value);
+            path_parameters.insert((*name).to_owned(), (*value).into());
+        }
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {route}"),
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": { "content-type": "application/json" },
+            "pathParameters": path_parameters,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": "localhost",
+                "domainPrefix": "localhost",
+                "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test" },
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": format!("{method} {route}"),
+                "stage": "$default",
+                "time": "25/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 1_795_000_000_000_i64
+            },
+            "isBase64Encoded": false
+        });
+        Self { event }
+    }
+
+    pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
+        let raw: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.replace('%', "%25")
+                        .replace('&', "%26")
+                        .replace(' ', "%20")
+                )
+            })
+            .collect();
+        let mut params = serde_json::Map::new();
+        for (k, v) in pairs {
+            params.insert((*k).to_owned(), (*v).into());
+        }
+        self.event["rawQueryString"] = raw.join("&").into();
+        self.event["queryStringParameters"] = params.into();
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name.to_ascii_lowercase()] = value.into();
+        self
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.event["body"] = body.into();
+        self
+    }
+
+    pub fn build(self) -> Request {
+        from_event_json(&self.event.to_string())
+    }
+}
+
+/// Parses an event file's JSON (as in `events/`) into a request.
+pub fn from_event_json(json: &str) -> Request {
+    lambda_http::request::from_str(json).unwrap_or_else(|e| panic!("not an API Gateway event: {e}"))
+}
+
+/// The body of a response as JSON; panics (fails the test) if it is not JSON.
+pub fn body_json(response: &Response<Body>) -> serde_json::Value {
+    let bytes: &[u8] = match response.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "response body is not JSON ({e}): {}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
+}
+
+/// Asserts a problem+json response with `status`, and returns its body.
+pub fn assert_problem(response: &Response<Body>, status: u16) -> serde_json::Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "body: {:?}",
+        response.body()
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some(crate::problem::CONTENT_TYPE)
+    );
+    let body = body_json(response);
+    assert_eq!(body["status"], status);
+    body
+}
