@@ -9,9 +9,11 @@ use shared::{OrderId, UserId};
 use crate::Order;
 use crate::repository::{OrderRepository, RepositoryError, SearchHits};
 
+type Orders = BTreeMap<(UserId, OrderId), Order>;
+
 #[derive(Debug, Default)]
 pub struct InMemoryOrderRepository {
-    orders: Mutex<BTreeMap<(UserId, OrderId), Order>>,
+    orders: Mutex<Orders>,
 }
 
 impl InMemoryOrderRepository {
@@ -23,10 +25,7 @@ impl InMemoryOrderRepository {
         repo
     }
 
-    fn lock(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, BTreeMap<(UserId, OrderId), Order>>, RepositoryError>
-    {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Orders>, RepositoryError> {
         self.orders
             .lock()
             .map_err(|_| RepositoryError::Store("in-memory store poisoned".into()))

@@ -134,7 +134,8 @@ async fn bad_search_input_is_a_400_problem_naming_the_field() {
     let app = spawn_app().await;
     let user = app.user.to_string();
     let long_name = "n".repeat(10 * 1024);
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("not-a-uuid", vec![], "userId"),
         ("5a2fb4b2f2814c648bbcec3500b40c76", vec![], "userId"),
         (&user, vec![("pageSize", "0")], "pageSize"),

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The whole stack on one machine, without Docker:
+#   moto server (AWS APIs) on 127.0.0.1:4566, `cargo lambda watch` (Lambda Invoke API) on
+#   127.0.0.1:9000, and the local runner (API Gateway, SQS, Scheduler) on 127.0.0.1:3000.
+#
+#   stack.sh run     install what is missing, start everything, seed, wait; Ctrl-C stops it
+#   stack.sh up      the same, but return once it is up (used by tests)
+#   stack.sh down    stop what `up` started
+#   stack.sh install only install the project-local tools (.venv)
+#
+# State, logs and pids live in .local/ (git-ignored, so `cargo lambda watch` ignores it).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+state=.local
+logs=$state/logs
+pids=$state/pids
+venv=.venv
+emulator_port=${EMULATOR_PORT:-4566}
+invoke_port=${INVOKE_PORT:-9000}
+api_port=${API_PORT:-3000}
+export AWS_ENDPOINT_URL="http://127.0.0.1:$emulator_port"
+export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export SAM_CLI_TELEMETRY=0
+export LOCAL_API_URL="http://127.0.0.1:$api_port"
+export PATH="$root/$venv/bin:$PATH"
+
+say() { printf '\033[1m[stack]\033[0m %s\n' "$*"; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+install() {
+  local stamp=$venv/.requirements.sha256 want
+  want=$(sha256sum localstack/requirements.txt | cut -d' ' -f1)
+  if [ -x $venv/bin/python ] && [ "$(cat $stamp 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  say "installing moto, cargo-lambda, SAM CLI, cfn-lint and awscli into $venv (first run only)"
+  [ -x $venv/bin/python ] || python3 -m venv $venv
+  $venv/bin/pip install --quiet --disable-pip-version-check -r localstack/requirements.txt
+  echo "$want" > $stamp
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # port, what, pid-file
+  local i
+  for i in $(seq 1 600); do
+    listening "$1" && return 0
+    if [ -n "${3:-}" ] && ! kill -0 "$(cat "$3" 2>/dev/null)" 2>/dev/null; then
+      die "$2 exited during start-up; see $logs/$2.log"
+    fi
+    sleep 0.2
+  done
+  die "$2 did not start listening on port $1 within 120 s; see $logs/$2.log"
+}
+
+start() { # name, command...: runs in its own process group so `down` stops its children too
+  local name=$1; shift
+  setsid "$@" > "$logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$pids/$name.pid"
+  started+=("$name")
+}
+started=()
+
+up() {
+  mkdir -p "$logs" "$pids"
+  install
+
+  if listening "$emulator_port"; then
+    curl -sf "$AWS_ENDPOINT_URL/moto-api/" > /dev/null \
+      || die "port $emulator_port is taken by something that is not moto"
+    say "emulator already running on $AWS_ENDPOINT_URL"
+  else
+    start emulator moto_server -H 127.0.0.1 -p "$emulator_port"
+    wait_for "$emulator_port" emulator "$pids/emulator.pid"
+    say "emulator (moto) started on $AWS_ENDPOINT_URL"
+  fi
+
+  python localstack/provision.py
+  say "building the functions and the local runner"
+  cargo build --workspace --bins --quiet
+
+  set -a; . "$state/functions.env"; set +a
+  target/debug/seed-demo
+
+  if listening "$invoke_port"; then
+    say "Lambda Invoke API already running on 127.0.0.1:$invoke_port"
+  else
+    start functions cargo lambda watch -A 127.0.0.1 -P "$invoke_port" \
+      --env-file "$state/functions.env"
+    wait_for "$invoke_port" functions "$pids/functions.pid"
+    say "functions served by cargo lambda watch on 127.0.0.1:$invoke_port"
+  fi
+
+  if listening "$api_port"; then
+    say "local runner already running on 127.0.0.1:$api_port"
+  else
+    start runner target/debug/local-runner --stack "$state/stack.json" \
+      --listen "127.0.0.1:$api_port" --lambda-endpoint "http://127.0.0.1:$invoke_port"
+    wait_for "$api_port" runner "$pids/runner.pid"
+  fi
+
+  cat <<EOF
+
+  API (API Gateway)      http://127.0.0.1:$api_port
+    try: curl 'http://127.0.0.1:$api_port/api/v1/users/5a2fb4b2-f281-4c64-8bbc-ec3500b40c76/orders?name=espresso&pageSize=5'
+  Lambda Invoke API      http://127.0.0.1:$invoke_port   (cargo lambda watch, hot reload)
+  AWS emulator (moto)    $AWS_ENDPOINT_URL   (state: $AWS_ENDPOINT_URL/moto-api/)
+    try: .venv/bin/aws --endpoint-url $AWS_ENDPOINT_URL dynamodb scan --table-name $ORDERS_TABLE --max-items 2
+  Logs                   $logs/{emulator,functions,runner}.log
+
+EOF
+}
+
+down() { # names of the services to stop
+  local name pid
+  for name in "$@"; do
+    [ -f "$pids/$name.pid" ] || continue
+    pid=$(cat "$pids/$name.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      say "stopped $name"
+    fi
+    rm -f "$pids/$name.pid"
+  done
+}
+
+case "${1:-}" in
+  install) install ;;
+  up) up ;;
+  down) down runner functions emulator ;;
+  run)
+    # Stop only what this command started; a stack that was already up stays up.
+    trap 'echo; [ ${#started[@]} -eq 0 ] || down "${started[@]}"; exit 0' INT TERM
+    up
+    say "running; Ctrl-C stops everything this command started"
+    sleep infinity & wait $!
+    ;;
+  *) die "usage: $0 run|up|down|install" ;;
+esac
