@@ -79,7 +79,12 @@ up() {
     say "emulator (moto) started on $AWS_ENDPOINT_URL"
   fi
 
-  python localstack/provision.py
+  # Template parameters for the local stack. The webhook secret is a local-only value; on
+  # AWS it is a NoEcho parameter given at deploy time.
+  python localstack/provision.py \
+    --param "WebhookSecret=${WEBHOOK_SECRET:-local-webhook-secret-not-for-production}" \
+    --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
+    --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}"
   say "building the functions and the local runner"
   cargo build --workspace --bins --quiet
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::paging::Pagination;
-use crate::{Currency, OrderId, UserId};
+use crate::{Currency, OrderId, PaymentId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OrderStatus {
@@ -89,4 +89,172 @@ pub struct SearchResponse {
     pub data: Vec<OrderDto>,
     pub pagination: Pagination,
     pub filters: SearchFilters,
+}
+
+// ---------------------------------------------------------------- checkout and payment
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentProvider {
+    Ewallet,
+}
+
+/// `POST /api/v1/users/{userId}/orders/{orderId}/checkout`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub payment_provider: PaymentProvider,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutResponse {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub status: OrderStatus,
+    pub payment_id: PaymentId,
+    pub payment_status: PaymentStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PaymentStatus {
+    Requested,
+    Success,
+    Failed,
+    Expired,
+}
+
+impl PaymentStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "Requested",
+            Self::Success => "Success",
+            Self::Failed => "Failed",
+            Self::Expired => "Expired",
+        }
+    }
+
+    /// Expired is a failure for the order.
+    pub const fn is_success(self) -> bool {
+        matches!(self, Self::Success)
+    }
+}
+
+impl std::str::FromStr for PaymentStatus {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        [Self::Requested, Self::Success, Self::Failed, Self::Expired]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| format!("unknown payment status {raw:?}"))
+    }
+}
+
+/// `POST /api/internal/v1/users/{userId}/payments` (order → payment service). The caller's
+/// `Idempotency-Key` header names the checkout attempt: a retry gets the same payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PaymentRequest {
+    pub user_id: UserId,
+    pub order_id: OrderId,
+    #[serde(with = "crate::money::decimal_cents")]
+    pub amount: i64,
+    pub currency: Currency,
+    pub payment_method: PaymentProvider,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentResponse {
+    pub payment_id: PaymentId,
+    pub payment_status: PaymentStatus,
+}
+
+/// `POST /api/payment/payment-requests` (payment service → e-wallet provider).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EwalletPaymentRequest {
+    #[serde(with = "crate::money::decimal_cents")]
+    pub amount: i64,
+    #[serde(default = "usd")]
+    pub currency: Currency,
+    pub notification_uri: String,
+    pub merchant_data: MerchantData,
+}
+
+fn usd() -> Currency {
+    Currency::USD
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantData {
+    pub order_id: OrderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EwalletPaymentResponse {
+    pub payment_request_id: String,
+}
+
+/// The e-wallet's verdict, decided by the amount's cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EwalletStatusCode {
+    Success,
+    Failed,
+    Expired,
+}
+
+impl EwalletStatusCode {
+    pub const fn payment_status(self) -> PaymentStatus {
+        match self {
+            Self::Success => PaymentStatus::Success,
+            Self::Failed => PaymentStatus::Failed,
+            Self::Expired => PaymentStatus::Expired,
+        }
+    }
+}
+
+/// `POST /api/v1/payments/webhook` (e-wallet → payment service), signed; see `signature`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    pub payment_request_id: String,
+    #[serde(with = "crate::money::decimal_cents")]
+    pub total_amount: i64,
+    pub status_code: EwalletStatusCode,
+    pub transaction: WebhookTransaction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookTransaction {
+    pub transaction_id: String,
+    pub order_id: OrderId,
+    pub transaction_time: DateTime<Utc>,
+}
+
+/// The Scheduler's input to the e-wallet's webhook dispatcher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchWebhook {
+    pub payment_request_id: String,
+}
+
+/// `POST /api/internal/v1/users/{userId}/orders/{orderId}/confirm-payment`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmPaymentRequest {
+    pub is_confirmed: bool,
+    pub payment_id: PaymentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmPaymentResponse {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub status: OrderStatus,
 }

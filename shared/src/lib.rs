@@ -3,6 +3,7 @@
 //! tracing with a correlation id.
 
 pub mod aws;
+pub mod client;
 pub mod config;
 pub mod contracts;
 pub mod correlation;
@@ -11,13 +12,14 @@ pub mod ids;
 pub mod money;
 pub mod paging;
 pub mod problem;
+pub mod signature;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod validation;
 
 pub use correlation::CorrelationId;
-pub use ids::{OrderId, UserId};
+pub use ids::{OrderId, PaymentId, UserId};
 pub use money::{Currency, Money};
 pub use problem::Problem;
 pub use validation::ValidationError;

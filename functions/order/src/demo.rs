@@ -44,6 +44,8 @@ pub fn demo_order(user: UserId, n: usize, now: DateTime<Utc>) -> Order {
         created_at: now,
         updated_at: now,
         details: vec![detail],
+        checkout_attempt: 0,
+        payment_id: None,
     }
 }
 

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use shared::contracts::{OrderDetailDto, OrderDto, OrderStatus};
-use shared::{Money, OrderId, UserId};
+use shared::{Money, OrderId, PaymentId, UserId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderDetail {
@@ -26,6 +26,10 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub details: Vec<OrderDetail>,
+    /// How many checkouts were started; each attempt has its own payment.
+    pub checkout_attempt: u32,
+    /// The payment of the current (or last) checkout attempt.
+    pub payment_id: Option<PaymentId>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -61,7 +65,15 @@ impl Order {
             created_at: now,
             updated_at: now,
             details,
+            checkout_attempt: 0,
+            payment_id: None,
         })
+    }
+
+    /// The idempotency key of checkout attempt `attempt`: retries of one attempt are one
+    /// payment, a new attempt (after a failed payment) is a new one.
+    pub fn checkout_key(&self, attempt: u32) -> String {
+        format!("checkout-{}-{attempt}", self.id)
     }
 
     pub fn to_dto(&self) -> OrderDto {

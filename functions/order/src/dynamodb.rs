@@ -1,17 +1,21 @@
 //! The orders table: partition key `userId`, sort key `orderId`, so every read names one
 //! user's partition. `nameKey` holds the case-folded name the search filters on.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::contracts::OrderStatus;
 use shared::paging::{NameFilter, fold_case};
-use shared::{Currency, Money, OrderId, UserId};
+use shared::{Currency, Money, OrderId, PaymentId, UserId};
 
-use crate::repository::{OrderRepository, RepositoryError, SearchHits};
+use crate::repository::{CheckoutStart, OrderRepository, RepositoryError, SearchHits, Transition};
 use crate::{Order, OrderDetail};
 
 #[derive(Debug, Clone)]
@@ -53,6 +57,10 @@ struct OrderItem {
     created_at_utc: DateTime<Utc>,
     updated_at_utc: DateTime<Utc>,
     details: Vec<DetailItem>,
+    #[serde(default)]
+    checkout_attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,6 +94,8 @@ impl From<&Order> for OrderItem {
                     quantity: d.quantity,
                 })
                 .collect(),
+            checkout_attempt: order.checkout_attempt,
+            payment_id: order.payment_id.map(|p| p.to_string()),
         }
     }
 }
@@ -118,8 +128,34 @@ impl TryFrom<OrderItem> for Order {
                     quantity: d.quantity,
                 })
                 .collect(),
+            checkout_attempt: item.checkout_attempt,
+            payment_id: item
+                .payment_id
+                .as_deref()
+                .map(PaymentId::parse)
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
         })
     }
+}
+
+fn key(user: UserId, order: OrderId) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("userId".to_owned(), AttributeValue::S(user.to_string())),
+        ("orderId".to_owned(), AttributeValue::S(order.to_string())),
+    ])
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// True when a conditional write failed its condition (someone else changed the item).
+fn is_condition_failure<E>(err: &SdkError<E>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    matches!(err, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
 
 fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
@@ -206,6 +242,128 @@ impl OrderRepository for DynamoDbOrderRepository {
                 if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
                 Ok(false)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    #[tracing::instrument(skip(self, start), fields(table = %self.table, order_id = %start.order.id, attempt = start.attempt))]
+    async fn start_checkout(&self, start: CheckoutStart<'_>) -> Result<bool, RepositoryError> {
+        let order = start.order;
+        let previous_attempt = if order.checkout_attempt == 0 {
+            // Orders written before attempts were counted have no attribute yet.
+            "(attribute_not_exists(checkoutAttempt) OR checkoutAttempt = :previousAttempt)"
+        } else {
+            "checkoutAttempt = :previousAttempt"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order.user_id, order.id)))
+            .condition_expression(format!("#status = :previousStatus AND {previous_attempt}"))
+            .update_expression(
+                "SET #status = :pending, checkoutAttempt = :attempt, paymentId = :paymentId, updatedAtUtc = :now",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":previousStatus", s(order.status.as_str()))
+            .expression_attribute_values(":previousAttempt", AttributeValue::N(order.checkout_attempt.to_string()))
+            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
+            .expression_attribute_values(":attempt", AttributeValue::N(start.attempt.to_string()))
+            .expression_attribute_values(":paymentId", s(start.payment_id.to_string()))
+            .expression_attribute_values(":now", s(start.now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    #[tracing::instrument(skip(self, order), fields(table = %self.table, order_id = %order.id))]
+    async fn abandon_checkout(
+        &self,
+        order: &Order,
+        payment_id: PaymentId,
+        back_to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(order.user_id, order.id)))
+            .condition_expression("#status = :pending AND paymentId = :paymentId")
+            .update_expression("SET #status = :backTo, updatedAtUtc = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
+            .expression_attribute_values(":paymentId", s(payment_id.to_string()))
+            .expression_attribute_values(":backTo", s(back_to.as_str()))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(table = %self.table))]
+    async fn settle_payment(
+        &self,
+        user: UserId,
+        order: OrderId,
+        payment_id: PaymentId,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, RepositoryError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, order)))
+            .condition_expression("#status = :pending AND paymentId = :paymentId")
+            .update_expression("SET #status = :to, updatedAtUtc = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
+            .expression_attribute_values(":paymentId", s(payment_id.to_string()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => match output.attributes {
+                Some(item) => Ok(Transition::Applied(decode(item)?)),
+                None => Err(RepositoryError::Corrupt {
+                    key: format!("{user}/{order}"),
+                    reason: "update returned no item".into(),
+                }),
+            },
+            Err(err) if is_condition_failure(&err) => {
+                // The old item comes back with the failed condition, saving a read.
+                let old = match &err {
+                    SdkError::ServiceError(e) => match e.err() {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => Some(decode(item)?),
+                    // Emulators may not return the old item: read it.
+                    None => self.get(user, order).await?,
+                };
+                Ok(match old {
+                    None => Transition::NotFound,
+                    Some(o) if o.status == to && o.payment_id == Some(payment_id) => {
+                        Transition::AlreadyApplied(o)
+                    }
+                    Some(o) => Transition::Conflict(o),
+                })
             }
             Err(err) => Err(store_error(err)),
         }

@@ -1,5 +1,7 @@
 use shared::Problem;
 use shared::ValidationError;
+use shared::client::CallError;
+use shared::contracts::OrderStatus;
 use shared::http::ApiError;
 
 use crate::RepositoryError;
@@ -10,6 +12,12 @@ pub enum OrderError {
     Invalid(#[from] ValidationError),
     #[error("order not found")]
     NotFound,
+    #[error("order is {} and cannot be checked out", .0.as_str())]
+    NotPayable(OrderStatus),
+    #[error("order is {} and not waiting for this payment", .0.as_str())]
+    NotWaitingForPayment(OrderStatus),
+    #[error("payment service unavailable")]
+    PaymentUnavailable(#[source] CallError),
     #[error("order store unavailable")]
     Store(#[from] RepositoryError),
 }
@@ -20,7 +28,15 @@ impl ApiError for OrderError {
             Self::Invalid(err) => Problem::invalid_field(err),
             // Another user's order is reported exactly like a missing one.
             Self::NotFound => Problem::not_found("No such order for this user."),
-            Self::Store(_) => Problem::unavailable(),
+            Self::NotPayable(status) => Problem::conflict(format!(
+                "The order is {} and can be checked out only when Created or PaymentFailed.",
+                status.as_str()
+            )),
+            Self::NotWaitingForPayment(status) => Problem::conflict(format!(
+                "The order is {} and not waiting for this payment.",
+                status.as_str()
+            )),
+            Self::PaymentUnavailable(_) | Self::Store(_) => Problem::unavailable(),
         }
     }
 }

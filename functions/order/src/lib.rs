@@ -2,6 +2,8 @@
 //! Each binary in `src/bin` is one Lambda function that wires these together once per
 //! cold start.
 
+pub mod checkout;
+pub mod confirm;
 pub mod demo;
 pub mod domain;
 pub mod dynamodb;
@@ -9,10 +11,12 @@ pub mod error;
 pub mod get;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod payments;
 pub mod repository;
 pub mod search;
 
 pub use domain::{Order, OrderDetail};
 pub use dynamodb::DynamoDbOrderRepository;
 pub use error::OrderError;
-pub use repository::{OrderRepository, RepositoryError, SearchHits};
+pub use payments::{HttpPayments, Payments};
+pub use repository::{OrderRepository, RepositoryError, SearchHits, Transition};

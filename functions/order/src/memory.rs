@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+use shared::contracts::OrderStatus;
 use shared::paging::NameFilter;
-use shared::{OrderId, UserId};
+use shared::{OrderId, PaymentId, UserId};
 
 use crate::Order;
-use crate::repository::{OrderRepository, RepositoryError, SearchHits};
+use crate::repository::{CheckoutStart, OrderRepository, RepositoryError, SearchHits, Transition};
 
 type Orders = BTreeMap<(UserId, OrderId), Order>;
 
@@ -62,5 +64,113 @@ impl OrderRepository for InMemoryOrderRepository {
         }
         map.insert(key, order.clone());
         Ok(true)
+    }
+
+    async fn start_checkout(&self, start: CheckoutStart<'_>) -> Result<bool, RepositoryError> {
+        let mut map = self.lock()?;
+        let Some(stored) = map.get_mut(&(start.order.user_id, start.order.id)) else {
+            return Ok(false);
+        };
+        if stored.status != start.order.status
+            || stored.checkout_attempt != start.order.checkout_attempt
+        {
+            return Ok(false);
+        }
+        stored.status = OrderStatus::PaymentPending;
+        stored.checkout_attempt = start.attempt;
+        stored.payment_id = Some(start.payment_id);
+        stored.updated_at = start.now;
+        Ok(true)
+    }
+
+    async fn abandon_checkout(
+        &self,
+        order: &Order,
+        payment_id: PaymentId,
+        back_to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let mut map = self.lock()?;
+        match map.get_mut(&(order.user_id, order.id)) {
+            Some(stored)
+                if stored.status == OrderStatus::PaymentPending
+                    && stored.payment_id == Some(payment_id) =>
+            {
+                stored.status = back_to;
+                stored.updated_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn settle_payment(
+        &self,
+        user: UserId,
+        order: OrderId,
+        payment_id: PaymentId,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, RepositoryError> {
+        let mut map = self.lock()?;
+        let Some(stored) = map.get_mut(&(user, order)) else {
+            return Ok(Transition::NotFound);
+        };
+        if stored.payment_id != Some(payment_id) {
+            return Ok(Transition::Conflict(stored.clone()));
+        }
+        if stored.status == to {
+            return Ok(Transition::AlreadyApplied(stored.clone()));
+        }
+        if stored.status != OrderStatus::PaymentPending {
+            return Ok(Transition::Conflict(stored.clone()));
+        }
+        stored.status = to;
+        stored.updated_at = now;
+        Ok(Transition::Applied(stored.clone()))
+    }
+}
+
+/// A `Payments` fake that counts requests and can be told to fail.
+#[derive(Debug, Default)]
+pub struct FakePayments {
+    pub fail: std::sync::atomic::AtomicBool,
+    requests: Mutex<Vec<(shared::contracts::PaymentRequest, String)>>,
+}
+
+impl FakePayments {
+    pub fn failing() -> Self {
+        let fake = Self::default();
+        fake.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        fake
+    }
+
+    /// Every request so far, with its idempotency key.
+    pub fn requests(&self) -> Vec<(shared::contracts::PaymentRequest, String)> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::payments::Payments for FakePayments {
+    async fn request(
+        &self,
+        request: &shared::contracts::PaymentRequest,
+        idempotency_key: &str,
+        _correlation_id: &shared::CorrelationId,
+    ) -> Result<shared::contracts::PaymentResponse, shared::client::CallError> {
+        if let Ok(mut requests) = self.requests.lock() {
+            requests.push((request.clone(), idempotency_key.to_owned()));
+        }
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(shared::client::CallError::Status {
+                url: "fake".into(),
+                status: 503,
+                body: String::new(),
+            });
+        }
+        Ok(shared::contracts::PaymentResponse {
+            payment_id: PaymentId::for_idempotency_key(idempotency_key),
+            payment_status: shared::contracts::PaymentStatus::Requested,
+        })
     }
 }

@@ -1,7 +1,9 @@
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+use shared::contracts::OrderStatus;
 use shared::paging::NameFilter;
-use shared::{OrderId, UserId};
+use shared::{OrderId, PaymentId, UserId};
 
 use crate::Order;
 
@@ -20,6 +22,27 @@ pub enum RepositoryError {
     Store(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("stored order {key} is unreadable: {reason}")]
     Corrupt { key: String, reason: String },
+}
+
+/// A checkout attempt to record: the order as it was read, and the payment it will get.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutStart<'a> {
+    pub order: &'a Order,
+    pub attempt: u32,
+    pub payment_id: PaymentId,
+    pub now: DateTime<Utc>,
+}
+
+/// The result of moving an order out of PaymentPending for a payment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// This call changed the order.
+    Applied(Order),
+    /// The order already was in the wanted state for this payment: nothing to do.
+    AlreadyApplied(Order),
+    /// The order is not waiting for this payment.
+    Conflict(Order),
+    NotFound,
 }
 
 /// The orders the order service needs, as the domain sees them.
@@ -43,4 +66,32 @@ pub trait OrderRepository: Send + Sync {
         &self,
         order: &Order,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Moves the order to PaymentPending with the attempt's payment id, only if it is
+    /// still exactly as read (same status and attempt): of concurrent checkouts one wins.
+    /// `true` when this call won.
+    fn start_checkout(
+        &self,
+        start: CheckoutStart<'_>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Puts a PaymentPending order whose payment could not be requested back to
+    /// `back_to`, so it does not stay stuck. `true` when it was put back.
+    fn abandon_checkout(
+        &self,
+        order: &Order,
+        payment_id: PaymentId,
+        back_to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Moves a PaymentPending order waiting for `payment_id` to `to`.
+    fn settle_payment(
+        &self,
+        user: UserId,
+        order: OrderId,
+        payment_id: PaymentId,
+        to: OrderStatus,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send;
 }

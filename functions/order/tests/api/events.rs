@@ -4,8 +4,10 @@ use std::path::Path;
 
 use chrono::Utc;
 use order::OrderRepository;
-use shared::UserId;
+use order::memory::{FakePayments, InMemoryOrderRepository};
+use shared::contracts::OrderStatus;
 use shared::testing::{from_event_json, workspace_root};
+use shared::{PaymentId, UserId};
 
 use crate::helpers::spawn_app;
 
@@ -17,7 +19,16 @@ const EXPECTED: &[(&str, u16)] = &[
     ("order-get/demo-order.json", 200),
     ("order-get/unknown-order.json", 404),
     ("order-get/malformed-order-id.json", 400),
+    ("order-checkout/ewallet.json", 202),
+    ("order-checkout/unknown-provider.json", 400),
+    ("order-checkout/malformed-body.json", 400),
+    ("order-confirm-payment/confirmed.json", 200),
+    ("order-confirm-payment/other-payment.json", 409),
+    ("order-confirm-payment/missing-payment-id.json", 400),
 ];
+
+/// The payment the confirm-payment samples name.
+const SAMPLE_PAYMENT: &str = "3f0c6b8e-2d1a-4e5f-9a7b-6c5d4e3f2a1b";
 
 fn files_of(function: &str) -> Vec<String> {
     let dir = workspace_root().join("events").join(function);
@@ -66,6 +77,45 @@ async fn every_sample_event_gets_its_expected_status() {
     }
     for file in files_of("order-get") {
         let response = app.get(load(&file)).await;
+        assert_eq!(
+            response.status().as_u16(),
+            expected(&file),
+            "{file}: {:?}",
+            response.body()
+        );
+    }
+}
+
+/// The samples that change state run against a fresh in-memory copy of the demo orders,
+/// so they give the same answer on every run.
+#[tokio::test]
+async fn every_state_changing_sample_event_gets_its_expected_status() {
+    let demo_user = UserId::parse(order::demo::DEMO_USER).unwrap();
+    let correlation_id = shared::CorrelationId::generate();
+    for file in files_of("order-checkout") {
+        let repo = InMemoryOrderRepository::with(order::demo::demo_orders(demo_user, Utc::now()));
+        let result = order::checkout::handle(
+            &repo,
+            &FakePayments::default(),
+            load(&file),
+            correlation_id.clone(),
+        )
+        .await;
+        let response = shared::http::respond(result, &correlation_id, "/events");
+        assert_eq!(
+            response.status().as_u16(),
+            expected(&file),
+            "{file}: {:?}",
+            response.body()
+        );
+    }
+    for file in files_of("order-confirm-payment") {
+        let mut orders = order::demo::demo_orders(demo_user, Utc::now());
+        orders[0].status = OrderStatus::PaymentPending;
+        orders[0].payment_id = Some(PaymentId::parse(SAMPLE_PAYMENT).unwrap());
+        let repo = InMemoryOrderRepository::with(orders);
+        let result = order::confirm::handle(&repo, load(&file)).await;
+        let response = shared::http::respond(result, &correlation_id, "/events");
         assert_eq!(
             response.status().as_u16(),
             expected(&file),

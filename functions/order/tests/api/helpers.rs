@@ -46,6 +46,21 @@ impl TestApp {
         shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
     }
 
+    pub async fn checkout(
+        &self,
+        payments: &order::memory::FakePayments,
+        request: Request,
+    ) -> Response<Body> {
+        let cid = shared::CorrelationId::generate();
+        let result = order::checkout::handle(&self.repo, payments, request, cid.clone()).await;
+        shared::http::respond(result, &cid, "/test")
+    }
+
+    pub async fn confirm(&self, request: Request) -> Response<Body> {
+        let result = order::confirm::handle(&self.repo, request).await;
+        shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
+    }
+
     pub async fn get(&self, request: Request) -> Response<Body> {
         let result = order::get::handle(&self.repo, request).await;
         shared::http::respond(result, &shared::CorrelationId::generate(), "/test")

@@ -1,0 +1,15 @@
+//! Lambda: the mock e-wallet's webhook dispatcher, fired by EventBridge Scheduler with
+//! `{"paymentRequestId": "..."}` (the schedule's target Input).
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use mocks::ewallet::{Dispatcher, dispatcher};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let service = Dispatcher::from_env().await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        dispatcher::handle(&service, event)
+    }))
+    .await
+}

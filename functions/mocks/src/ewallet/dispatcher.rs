@@ -1,0 +1,597 @@
+//! The webhook dispatcher, fired by a request's one-time schedule with `DispatchWebhook`.
+//!
+//! It sends each request's webhook once, even when fired twice or concurrently: a firing
+//! first claims the request (Pending, or Sending with an expired lease → Sending with a
+//! 60 s lease); one that cannot claim does nothing. The webhook is serialised once, signed
+//! over those bytes and POSTed as they are. Then:
+//! - 2xx → Sent;
+//! - a permanent 4xx (not 408/429) → Rejected, logged as an error, `Ok`: retrying cannot help;
+//! - a transient failure after the client's retries (5xx, 408, 429, timeouts, refused
+//!   connections) → the claim is released (Pending) and `Err` goes to the runtime, so the
+//!   invocation is retried.
+//!
+//! An event that names no known request is logged and answered `Ok` for the same reason.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use shared::CorrelationId;
+use shared::client::{CallError, RetrySettings};
+use shared::config::{self, ConfigError};
+use shared::contracts::{DispatchWebhook, EwalletStatusCode, Webhook, WebhookTransaction};
+use shared::telemetry::ErrorChain;
+use tracing::Instrument;
+
+use super::clock::{Clock, SystemClock};
+use super::domain::{EwalletRequest, OutcomeRule, PaymentRequestId, outcome_name};
+use super::dynamodb::DynamoDbEwalletRequests;
+use super::repository::{Claim, EwalletRequestRepository, RepositoryError, Settlement};
+use super::sender::{HttpWebhookSender, SignedWebhook, WebhookSender};
+
+/// How long a firing may hold a request before another may take it over: longer than the
+/// function's timeout (30 s), so a live firing is never overtaken.
+pub const LEASE: Duration = Duration::seconds(60);
+
+/// The webhook secret (HMAC key). Never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    /// The template requires 16 characters at least; so does this.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, String> {
+        let secret = secret.into();
+        if secret.len() < Self::MIN_LEN {
+            return Err(format!("must be at least {} bytes", Self::MIN_LEN));
+        }
+        Ok(Self(secret))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(..)")
+    }
+}
+
+/// Everything the dispatcher needs, built once per cold start.
+#[derive(Debug)]
+pub struct Dispatcher<R, W, C> {
+    pub repo: R,
+    pub sender: W,
+    pub clock: C,
+    pub secret: WebhookSecret,
+    pub outcomes: OutcomeRule,
+    pub lease: Duration,
+}
+
+impl Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender, SystemClock> {
+    /// From `EWALLET_REQUESTS_TABLE`, `WEBHOOK_SECRET` and `EWALLET_DEFAULT_OUTCOME`
+    /// (SUCCESS, FAILED or EXPIRED; EXPIRED when unset; anything else stops the cold start).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = config::required("EWALLET_REQUESTS_TABLE")?;
+        let secret = WebhookSecret::new(config::required("WEBHOOK_SECRET")?).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "WEBHOOK_SECRET",
+                reason,
+            }
+        })?;
+        let outcomes = config::parsed_or("EWALLET_DEFAULT_OUTCOME", OutcomeRule::default())?;
+        // The defaults (4 attempts of at most 5 s, backoff up to 2 s) end within the
+        // function's 30 s timeout and well within the lease.
+        let sender = HttpWebhookSender::new(RetrySettings::default()).map_err(|err| {
+            ConfigError::Invalid {
+                name: "WEBHOOK_SECRET",
+                reason: format!("the HTTP client could not be built: {err}"),
+            }
+        })?;
+        let sdk = shared::aws::sdk_config().await;
+        Ok(Self {
+            repo: DynamoDbEwalletRequests::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            sender,
+            clock: SystemClock,
+            secret,
+            outcomes,
+            lease: LEASE,
+        })
+    }
+}
+
+/// What one firing did (the function's response, and what tests check).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "result")]
+pub enum Dispatched {
+    /// The receiver took the webhook.
+    Delivered {
+        #[serde(rename = "statusCode")]
+        outcome: EwalletStatusCode,
+    },
+    /// The receiver refused it for good.
+    Rejected { status: u16 },
+    /// Sent or rejected by an earlier firing: nothing to do.
+    AlreadySettled,
+    /// Another firing holds the request now.
+    Busy,
+    /// No such payment request.
+    Unknown,
+    /// The event is not a `DispatchWebhook`.
+    Malformed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("e-wallet request store unavailable")]
+    Store(#[from] RepositoryError),
+    #[error("the webhook could not be serialised")]
+    Encode(#[source] serde_json::Error),
+    #[error("the webhook was not delivered; the firing will be retried")]
+    Undelivered(#[source] CallError),
+}
+
+impl From<DispatchError> for lambda_runtime::Diagnostic {
+    fn from(err: DispatchError) -> Self {
+        let error_type = match err {
+            DispatchError::Store(_) => "EwalletStoreUnavailable",
+            DispatchError::Encode(_) => "EwalletWebhookEncoding",
+            DispatchError::Undelivered(_) => "EwalletWebhookUndelivered",
+        };
+        Self {
+            error_type: error_type.to_owned(),
+            error_message: ErrorChain(&err).to_string(),
+        }
+    }
+}
+
+/// The Lambda handler: one span per firing.
+pub async fn handle<R, W, C>(
+    dispatcher: &Dispatcher<R, W, C>,
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+) -> Result<Dispatched, DispatchError>
+where
+    R: EwalletRequestRepository,
+    W: WebhookSender,
+    C: Clock,
+{
+    let span = tracing::info_span!(
+        "dispatch",
+        request_id = %event.context.request_id,
+        payment_request_id = tracing::field::Empty,
+        correlation_id = tracing::field::Empty,
+    );
+    async move {
+        // Boxed: the runtime's service stack over this future is deeper than the
+        // compiler's default layout query limit.
+        let result = Box::pin(dispatcher.dispatch(event.payload)).await;
+        match &result {
+            Ok(done) => tracing::info!(?done, "firing completed"),
+            Err(err) => {
+                tracing::error!(error = %ErrorChain(err), "firing failed; it will be retried")
+            }
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// The failure kinds that decide what happens to a claimed request.
+enum Failure {
+    /// The receiver said 2xx but its body was not JSON: it has the webhook.
+    DeliveredAnyway,
+    Permanent(u16),
+    Transient,
+}
+
+fn classify(err: &CallError) -> Failure {
+    match err {
+        CallError::Decode { .. } => Failure::DeliveredAnyway,
+        CallError::Status { status, .. }
+            if (400..500).contains(status) && !matches!(status, 408 | 429) =>
+        {
+            Failure::Permanent(*status)
+        }
+        _ => Failure::Transient,
+    }
+}
+
+impl<R, W, C> Dispatcher<R, W, C>
+where
+    R: EwalletRequestRepository,
+    W: WebhookSender,
+    C: Clock,
+{
+    /// Handles one Scheduler event (the target's Input).
+    pub async fn dispatch(&self, payload: serde_json::Value) -> Result<Dispatched, DispatchError> {
+        let Ok(event) = serde_json::from_value::<DispatchWebhook>(payload) else {
+            tracing::error!("the event is not a DispatchWebhook; nothing to retry");
+            return Ok(Dispatched::Malformed);
+        };
+        let Ok(id) = PaymentRequestId::parse(&event.payment_request_id) else {
+            tracing::error!("the event's paymentRequestId is not one of ours; nothing to retry");
+            return Ok(Dispatched::Unknown);
+        };
+        self.dispatch_request(id).await
+    }
+
+    pub async fn dispatch_request(
+        &self,
+        id: PaymentRequestId,
+    ) -> Result<Dispatched, DispatchError> {
+        let span = tracing::Span::current();
+        span.record("payment_request_id", tracing::field::display(id));
+        let Some(request) = self.repo.get(id).await? else {
+            tracing::error!(payment_request_id = %id, "no such payment request; nothing to retry");
+            return Ok(Dispatched::Unknown);
+        };
+        span.record("correlation_id", request.correlation_id.as_str());
+        if request.status.is_settled() {
+            tracing::info!(status = %request.status, "already settled by an earlier firing");
+            return Ok(Dispatched::AlreadySettled);
+        }
+
+        let now = self.clock.now();
+        let claim = Claim {
+            token: uuid::Uuid::new_v4().to_string(),
+            lease_until: now + self.lease,
+        };
+        if !self.repo.claim(id, now, &claim).await? {
+            tracing::info!(
+                status = %request.status,
+                "another firing holds this request, or it was settled meanwhile"
+            );
+            return Ok(Dispatched::Busy);
+        }
+
+        let outcome = self.outcomes.decide(request.amount);
+        let transaction_id = uuid::Uuid::new_v4().to_string();
+        let webhook = match self.signed_webhook(&request, outcome, &transaction_id, now) {
+            Ok(webhook) => webhook,
+            Err(err) => {
+                self.release(id, &claim.token).await;
+                return Err(err);
+            }
+        };
+        tracing::info!(
+            outcome = outcome_name(outcome),
+            amount_cents = request.amount.cents(),
+            "sending the webhook"
+        );
+
+        match self.sender.send(webhook).await {
+            Ok(()) => self.sent(id, &claim.token, outcome, transaction_id).await,
+            Err(err) => match classify(&err) {
+                Failure::DeliveredAnyway => {
+                    tracing::warn!(error = %ErrorChain(&err), "the receiver took the webhook but answered no JSON");
+                    self.sent(id, &claim.token, outcome, transaction_id).await
+                }
+                Failure::Permanent(status) => {
+                    tracing::error!(
+                        status,
+                        error = %ErrorChain(&err),
+                        "the receiver refused the webhook for good; it will not be sent again"
+                    );
+                    let at = self.clock.now();
+                    self.settle(id, &claim.token, &Settlement::Rejected { status, at })
+                        .await?;
+                    Ok(Dispatched::Rejected { status })
+                }
+                Failure::Transient => {
+                    self.release(id, &claim.token).await;
+                    Err(DispatchError::Undelivered(err))
+                }
+            },
+        }
+    }
+
+    /// The webhook, serialised once and signed over exactly those bytes.
+    fn signed_webhook(
+        &self,
+        request: &EwalletRequest,
+        outcome: EwalletStatusCode,
+        transaction_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignedWebhook, DispatchError> {
+        let webhook = Webhook {
+            payment_request_id: request.id.to_string(),
+            total_amount: request.amount.cents(),
+            status_code: outcome,
+            transaction: WebhookTransaction {
+                transaction_id: transaction_id.to_owned(),
+                order_id: request.order_id,
+                transaction_time: now,
+            },
+        };
+        let body = serde_json::to_vec(&webhook).map_err(DispatchError::Encode)?;
+        let signature = shared::signature::sign(self.secret.as_bytes(), now.timestamp(), &body);
+        Ok(SignedWebhook {
+            url: request.notification_uri.as_str().to_owned(),
+            body,
+            signature,
+            correlation_id: CorrelationId::from_value(Some(&request.correlation_id)),
+            idempotency_key: request.id.to_string(),
+        })
+    }
+
+    async fn sent(
+        &self,
+        id: PaymentRequestId,
+        token: &str,
+        outcome: EwalletStatusCode,
+        transaction_id: String,
+    ) -> Result<Dispatched, DispatchError> {
+        let at = self.clock.now();
+        let settlement = Settlement::Sent {
+            outcome,
+            transaction_id,
+            at,
+        };
+        self.settle(id, token, &settlement).await?;
+        tracing::info!(outcome = outcome_name(outcome), "webhook delivered");
+        Ok(Dispatched::Delivered { outcome })
+    }
+
+    async fn settle(
+        &self,
+        id: PaymentRequestId,
+        token: &str,
+        settlement: &Settlement,
+    ) -> Result<(), DispatchError> {
+        if !self.repo.settle(id, token, settlement).await? {
+            // Our lease ran out and another firing took over; it will settle the request.
+            tracing::warn!("the claim was lost before the request was settled");
+        }
+        Ok(())
+    }
+
+    /// Back to Pending for the next firing. If even that fails, the lease's end frees it.
+    async fn release(&self, id: PaymentRequestId, token: &str) {
+        let at = self.clock.now();
+        match self
+            .repo
+            .settle(id, token, &Settlement::Released { at })
+            .await
+        {
+            Ok(true) => tracing::info!("claim released; the request is Pending again"),
+            Ok(false) => tracing::warn!("the claim was lost before it was released"),
+            Err(err) => tracing::error!(
+                error = %ErrorChain(&err),
+                "the claim could not be released; it frees itself when its lease ends"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use shared::{Currency, Money};
+
+    use super::*;
+    use crate::ewallet::clock::FixedClock;
+    use crate::ewallet::domain::{NewPaymentRequest, NotificationUri, RequestStatus};
+    use crate::ewallet::memory::{InMemoryEwalletRequests, ScriptedSender};
+
+    const SECRET: &[u8] = b"unit-test-webhook-secret";
+
+    fn dispatcher() -> Dispatcher<InMemoryEwalletRequests, ScriptedSender, FixedClock> {
+        Dispatcher {
+            repo: InMemoryEwalletRequests::default(),
+            sender: ScriptedSender::default(),
+            clock: FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()),
+            secret: WebhookSecret::new(SECRET).unwrap(),
+            outcomes: OutcomeRule::default(),
+            lease: LEASE,
+        }
+    }
+
+    async fn given_request(
+        d: &Dispatcher<InMemoryEwalletRequests, ScriptedSender, FixedClock>,
+        cents: i64,
+    ) -> PaymentRequestId {
+        let id = PaymentRequestId::new_random();
+        let now = d.clock.now();
+        let terms = NewPaymentRequest {
+            amount: Money::from_cents(cents, Currency::USD),
+            notification_uri: NotificationUri::parse("https://example.com/hook").unwrap(),
+            order_id: shared::OrderId::new_random(),
+        };
+        let mut request = EwalletRequest::new(id, terms, "corr-1", now, now);
+        request.scheduled = true;
+        d.repo.insert_if_absent(&request).await.unwrap();
+        id
+    }
+
+    fn event(id: PaymentRequestId) -> serde_json::Value {
+        serde_json::json!({ "paymentRequestId": id.to_string() })
+    }
+
+    #[tokio::test]
+    async fn the_webhook_is_signed_over_the_exact_bytes_sent() {
+        let d = dispatcher();
+        let id = given_request(&d, 10099).await;
+
+        let done = d.dispatch(event(id)).await.unwrap();
+
+        assert_eq!(
+            done,
+            Dispatched::Delivered {
+                outcome: EwalletStatusCode::Success
+            }
+        );
+        let sent = d.sender.sent();
+        assert_eq!(sent.len(), 1);
+        let webhook = &sent[0];
+        let now = d.clock.now().timestamp();
+        assert_eq!(
+            shared::signature::verify(SECRET, Some(&webhook.signature), &webhook.body, now),
+            Ok(())
+        );
+        let body: Webhook = serde_json::from_slice(&webhook.body).unwrap();
+        assert_eq!(body.payment_request_id, id.to_string());
+        assert_eq!(body.total_amount, 10099);
+        assert_eq!(webhook.idempotency_key, id.to_string());
+        assert_eq!(webhook.correlation_id.as_str(), "corr-1");
+        assert_eq!(webhook.url, "https://example.com/hook");
+        let stored = d.repo.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RequestStatus::Sent);
+        assert_eq!(stored.outcome, Some(EwalletStatusCode::Success));
+        assert_eq!(stored.sent_at, Some(d.clock.now()));
+    }
+
+    #[tokio::test]
+    async fn the_verdict_follows_the_cents() {
+        for (cents, outcome) in [
+            (10099, EwalletStatusCode::Success),
+            (5011, EwalletStatusCode::Failed),
+            (10000, EwalletStatusCode::Expired),
+        ] {
+            let d = dispatcher();
+            let id = given_request(&d, cents).await;
+            assert_eq!(
+                d.dispatch(event(id)).await.unwrap(),
+                Dispatched::Delivered { outcome }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_firing_sends_nothing() {
+        let d = dispatcher();
+        let id = given_request(&d, 10099).await;
+        d.dispatch(event(id)).await.unwrap();
+
+        assert_eq!(
+            d.dispatch(event(id)).await.unwrap(),
+            Dispatched::AlreadySettled
+        );
+        assert_eq!(d.sender.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_releases_the_claim_and_fails_the_firing() {
+        let d = dispatcher();
+        let id = given_request(&d, 10099).await;
+        d.sender.answer([503]);
+
+        let err = d.dispatch(event(id)).await.unwrap_err();
+
+        assert!(matches!(err, DispatchError::Undelivered(_)), "{err:?}");
+        assert_eq!(
+            d.repo.get(id).await.unwrap().unwrap().status,
+            RequestStatus::Pending
+        );
+        assert!(matches!(
+            d.dispatch(event(id)).await.unwrap(),
+            Dispatched::Delivered { .. }
+        ));
+        let stored = d.repo.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RequestStatus::Sent);
+        assert_eq!(stored.attempts, 2);
+    }
+
+    #[tokio::test]
+    async fn a_permanent_refusal_rejects_the_request_for_good() {
+        for status in [400, 401, 404, 409, 422] {
+            let d = dispatcher();
+            let id = given_request(&d, 10099).await;
+            d.sender.answer([status]);
+
+            assert_eq!(
+                d.dispatch(event(id)).await.unwrap(),
+                Dispatched::Rejected { status }
+            );
+            let stored = d.repo.get(id).await.unwrap().unwrap();
+            assert_eq!(stored.status, RequestStatus::Rejected);
+            assert_eq!(stored.rejected_status, Some(status));
+            assert_eq!(
+                d.dispatch(event(id)).await.unwrap(),
+                Dispatched::AlreadySettled
+            );
+            assert_eq!(d.sender.sent().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn timeouts_and_throttling_are_transient() {
+        for status in [408, 429, 500, 502, 504] {
+            let d = dispatcher();
+            let id = given_request(&d, 10099).await;
+            d.sender.answer([status]);
+            assert!(d.dispatch(event(id)).await.is_err(), "{status}");
+            assert_eq!(
+                d.repo.get(id).await.unwrap().unwrap().status,
+                RequestStatus::Pending
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_claim_blocks_other_firings_until_its_lease_ends() {
+        let d = dispatcher();
+        let id = given_request(&d, 10099).await;
+        let now = d.clock.now();
+        let held = Claim {
+            token: "a-firing-that-died".into(),
+            lease_until: now + LEASE,
+        };
+        assert!(d.repo.claim(id, now, &held).await.unwrap());
+
+        assert_eq!(d.dispatch(event(id)).await.unwrap(), Dispatched::Busy);
+        assert!(d.sender.sent().is_empty());
+
+        d.clock.advance(LEASE + Duration::seconds(1));
+        assert!(matches!(
+            d.dispatch(event(id)).await.unwrap(),
+            Dispatched::Delivered { .. }
+        ));
+        assert_eq!(d.sender.sent().len(), 1);
+        // The firing that died cannot settle what it no longer holds.
+        let at = d.clock.now();
+        assert!(
+            !d.repo
+                .settle(id, &held.token, &Settlement::Released { at })
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            d.repo.get(id).await.unwrap().unwrap().status,
+            RequestStatus::Sent
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_or_malformed_events_are_answered_without_sending() {
+        let d = dispatcher();
+        assert_eq!(
+            d.dispatch(event(PaymentRequestId::new_random()))
+                .await
+                .unwrap(),
+            Dispatched::Unknown
+        );
+        assert_eq!(
+            d.dispatch(serde_json::json!({ "paymentRequestId": "42" }))
+                .await
+                .unwrap(),
+            Dispatched::Unknown
+        );
+        for payload in [
+            serde_json::json!({}),
+            serde_json::json!("x"),
+            serde_json::json!({ "paymentRequestId": 7 }),
+        ] {
+            assert_eq!(d.dispatch(payload).await.unwrap(), Dispatched::Malformed);
+        }
+        assert!(d.sender.sent().is_empty());
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_and_a_secret_never_prints() {
+        assert!(WebhookSecret::new(b"short".to_vec()).is_err());
+        let secret = WebhookSecret::new(SECRET).unwrap();
+        assert!(!format!("{secret:?}").contains("unit-test"));
+    }
+}

@@ -1,0 +1,31 @@
+use shared::Problem;
+use shared::ValidationError;
+use shared::http::ApiError;
+
+use super::repository::RepositoryError;
+use super::scheduler::SchedulerError;
+
+/// What can go wrong with `POST /api/payment/payment-requests`.
+#[derive(Debug, thiserror::Error)]
+pub enum EwalletError {
+    #[error("invalid request")]
+    Invalid(#[from] ValidationError),
+    #[error("the Idempotency-Key was used for a different payment request")]
+    IdempotencyConflict,
+    #[error("e-wallet request store unavailable")]
+    Store(#[from] RepositoryError),
+    #[error("webhook scheduling unavailable")]
+    Schedule(#[from] SchedulerError),
+}
+
+impl ApiError for EwalletError {
+    fn problem(&self) -> Problem {
+        match self {
+            Self::Invalid(err) => Problem::invalid_field(err),
+            Self::IdempotencyConflict => Problem::conflict(
+                "This Idempotency-Key was used for a payment request with other terms; use a new key.",
+            ),
+            Self::Store(_) | Self::Schedule(_) => Problem::unavailable(),
+        }
+    }
+}

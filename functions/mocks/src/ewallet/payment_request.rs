@@ -1,0 +1,333 @@
+//! POST /api/payment/payment-requests: stores the request and schedules its webhook.
+//!
+//! Idempotent on the caller's `Idempotency-Key`: the key names the request's id, the insert
+//! is conditional, and a retry answers the same id. The schedule is created after the insert
+//! and recorded (`scheduled`), so a retry after a failed CreateSchedule creates it then; a
+//! schedule that exists already (Scheduler's ConflictException) is the retry's own.
+
+use http::StatusCode;
+use lambda_http::Request;
+use shared::client::IDEMPOTENCY_KEY;
+use shared::config::{self, ConfigError};
+use shared::contracts::{EwalletPaymentRequest, EwalletPaymentResponse};
+use shared::http::{HandlerResult, json, json_body};
+use shared::{CorrelationId, ValidationError};
+
+use super::clock::{Clock, SystemClock};
+use super::domain::{
+    DelayRange, EwalletRequest, IdempotencyKey, NewPaymentRequest, PaymentRequestId, due_at,
+};
+use super::dynamodb::DynamoDbEwalletRequests;
+use super::error::EwalletError;
+use super::repository::{EwalletRequestRepository, Insert};
+use super::scheduler::{EventBridgeWebhookScheduler, WebhookSchedule, WebhookScheduler};
+
+/// Everything the endpoint needs, built once per cold start.
+#[derive(Debug)]
+pub struct PaymentRequestService<R, S, C> {
+    pub repo: R,
+    pub scheduler: S,
+    pub clock: C,
+    pub delays: DelayRange,
+}
+
+impl PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler, SystemClock> {
+    /// From `EWALLET_REQUESTS_TABLE`, `EWALLET_SCHEDULE_GROUP`, `EWALLET_DISPATCHER_ARN`,
+    /// `EWALLET_SCHEDULER_ROLE_ARN` and the delay range (`EWALLET_MIN_DELAY_SECONDS`,
+    /// `EWALLET_MAX_DELAY_SECONDS`, 3 and 10 when unset).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = config::required("EWALLET_REQUESTS_TABLE")?;
+        let group = config::required("EWALLET_SCHEDULE_GROUP")?;
+        let dispatcher_arn = config::required("EWALLET_DISPATCHER_ARN")?;
+        let role_arn = config::required("EWALLET_SCHEDULER_ROLE_ARN")?;
+        let delays = delays_from_env()?;
+        let sdk = shared::aws::sdk_config().await;
+        Ok(Self {
+            repo: DynamoDbEwalletRequests::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            scheduler: EventBridgeWebhookScheduler::new(
+                aws_sdk_scheduler::Client::new(&sdk),
+                group,
+                dispatcher_arn,
+                role_arn,
+            ),
+            clock: SystemClock,
+            delays,
+        })
+    }
+}
+
+/// The delay range from the environment; a minimum above the maximum stops the cold start.
+pub fn delays_from_env() -> Result<DelayRange, ConfigError> {
+    let min = config::parsed_or("EWALLET_MIN_DELAY_SECONDS", 3_u32)?;
+    let max = config::parsed_or("EWALLET_MAX_DELAY_SECONDS", 10_u32)?;
+    DelayRange::new(min, max).map_err(|reason| ConfigError::Invalid {
+        name: "EWALLET_MIN_DELAY_SECONDS",
+        reason,
+    })
+}
+
+pub async fn handle<R, S, C>(
+    service: &PaymentRequestService<R, S, C>,
+    request: Request,
+    correlation_id: CorrelationId,
+) -> HandlerResult<EwalletError>
+where
+    R: EwalletRequestRepository,
+    S: WebhookScheduler,
+    C: Clock,
+{
+    let body: EwalletPaymentRequest = json_body(&request)?;
+    let terms = NewPaymentRequest::parse(body)?;
+    let key = request
+        .headers()
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| ValidationError::new("Idempotency-Key", "must be ASCII"))
+                .and_then(IdempotencyKey::parse)
+        })
+        .transpose()?;
+    let id = service.accept(terms, key.as_ref(), &correlation_id).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &EwalletPaymentResponse {
+            payment_request_id: id.to_string(),
+        },
+    ))
+}
+
+impl<R, S, C> PaymentRequestService<R, S, C>
+where
+    R: EwalletRequestRepository,
+    S: WebhookScheduler,
+    C: Clock,
+{
+    /// Stores the request (or finds the one this key made) and makes sure it is scheduled.
+    #[tracing::instrument(skip_all, fields(payment_request_id, order_id = %terms.order_id))]
+    pub async fn accept(
+        &self,
+        terms: NewPaymentRequest,
+        key: Option<&IdempotencyKey>,
+        correlation_id: &CorrelationId,
+    ) -> Result<PaymentRequestId, EwalletError> {
+        let id = key.map_or_else(
+            PaymentRequestId::new_random,
+            PaymentRequestId::from_idempotency_key,
+        );
+        tracing::Span::current().record("payment_request_id", tracing::field::display(id));
+        let now = self.clock.now();
+        // Drawn before any await: the thread-local generator must not cross one.
+        let delay = self.delays.pick(&mut rand::rng());
+        let due = due_at(now, delay);
+
+        let fresh = EwalletRequest::new(id, terms.clone(), correlation_id.as_str(), due, now);
+        match self.repo.insert_if_absent(&fresh).await? {
+            Insert::Inserted => {}
+            Insert::Exists(existing) if !existing.has_terms_of(&terms) => {
+                return Err(EwalletError::IdempotencyConflict);
+            }
+            Insert::Exists(existing) if existing.scheduled => {
+                tracing::info!("a retry of a scheduled payment request");
+                return Ok(id);
+            }
+            // A retry after a first attempt that stored the request but did not schedule it:
+            // schedule it now, from now.
+            Insert::Exists(_) => tracing::info!("a retry of an unscheduled payment request"),
+        }
+
+        let schedule = WebhookSchedule {
+            payment_request_id: id,
+            due_at: due,
+        };
+        self.scheduler.schedule(&schedule).await?;
+        self.repo.mark_scheduled(id, due, now).await?;
+        tracing::info!(
+            amount_cents = terms.amount.cents(),
+            due_at = %due,
+            "payment request accepted; webhook scheduled"
+        );
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+    use shared::testing::{ApiRequest, assert_problem, body_json};
+
+    use super::*;
+    use crate::ewallet::clock::FixedClock;
+    use crate::ewallet::domain::RequestStatus;
+    use crate::ewallet::memory::{InMemoryEwalletRequests, RecordingScheduler};
+
+    const ROUTE: &str = "/api/payment/payment-requests";
+    const ORDER: &str = "5a2fb4b2-f281-4c64-8bbc-ec3500b40c76";
+
+    fn service(
+        delay: u32,
+    ) -> PaymentRequestService<InMemoryEwalletRequests, RecordingScheduler, FixedClock> {
+        PaymentRequestService {
+            repo: InMemoryEwalletRequests::default(),
+            scheduler: RecordingScheduler::default(),
+            clock: FixedClock::at(
+                Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::milliseconds(250),
+            ),
+            delays: DelayRange::new(delay, delay).unwrap(),
+        }
+    }
+
+    fn body(amount: &str) -> String {
+        format!(
+            r#"{{"amount":{amount},"notificationUri":"https://example.com/hook","merchantData":{{"orderId":"{ORDER}"}}}}"#
+        )
+    }
+
+    fn post(body: &str, key: Option<&str>) -> Request {
+        let mut request = ApiRequest::new("POST", ROUTE, &[]).body(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.build()
+    }
+
+    async fn call(
+        service: &PaymentRequestService<InMemoryEwalletRequests, RecordingScheduler, FixedClock>,
+        request: Request,
+    ) -> lambda_http::Response<lambda_http::Body> {
+        let correlation = CorrelationId::from_value(Some("test-correlation"));
+        shared::http::respond(
+            handle(service, request, correlation.clone()).await,
+            &correlation,
+            ROUTE,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_request_is_stored_pending_and_scheduled_after_the_configured_delay() {
+        let service = service(5);
+        let response = call(&service, post(&body("100.99"), None)).await;
+
+        assert_eq!(response.status(), 201);
+        let id =
+            PaymentRequestId::parse(body_json(&response)["paymentRequestId"].as_str().unwrap())
+                .unwrap();
+        let stored = service.repo.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RequestStatus::Pending);
+        assert_eq!(stored.amount.cents(), 10099);
+        assert_eq!(stored.amount.currency().as_str(), "USD");
+        assert_eq!(stored.correlation_id, "test-correlation");
+        assert!(stored.scheduled);
+        let due = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 6).unwrap();
+        assert_eq!(stored.due_at, due, "12:00:00.250 + 5 s, rounded up");
+        assert_eq!(
+            service.scheduler.schedules(),
+            vec![WebhookSchedule {
+                payment_request_id: id,
+                due_at: due
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_with_the_same_key_answers_the_same_id_and_schedules_once() {
+        let service = service(3);
+        let first = call(&service, post(&body("10.00"), Some("attempt-1"))).await;
+        let again = call(&service, post(&body("10.00"), Some("attempt-1"))).await;
+
+        assert_eq!(first.status(), 201);
+        assert_eq!(again.status(), 201);
+        assert_eq!(
+            body_json(&first)["paymentRequestId"],
+            body_json(&again)["paymentRequestId"]
+        );
+        assert_eq!(service.scheduler.schedules().len(), 1);
+        assert_eq!(service.repo.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reused_key_with_other_terms_is_a_409_and_changes_nothing() {
+        let service = service(3);
+        call(&service, post(&body("10.00"), Some("attempt-1"))).await;
+        let other = call(&service, post(&body("10.01"), Some("attempt-1"))).await;
+
+        assert_problem(&other, 409);
+        assert_eq!(service.scheduler.schedules().len(), 1);
+        assert_eq!(service.repo.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_failed_schedule_creates_the_schedule_then() {
+        let service = service(3);
+        service.scheduler.fail_next(1);
+        let failed = call(&service, post(&body("10.00"), Some("attempt-1"))).await;
+        assert_problem(&failed, 503);
+        let id =
+            PaymentRequestId::from_idempotency_key(&IdempotencyKey::parse("attempt-1").unwrap());
+        assert!(!service.repo.get(id).await.unwrap().unwrap().scheduled);
+
+        service.clock.advance(Duration::seconds(30));
+        let retried = call(&service, post(&body("10.00"), Some("attempt-1"))).await;
+
+        assert_eq!(retried.status(), 201);
+        let stored = service.repo.get(id).await.unwrap().unwrap();
+        assert!(stored.scheduled);
+        assert_eq!(service.scheduler.schedules().len(), 1);
+        assert_eq!(
+            stored.due_at,
+            Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 34).unwrap(),
+            "scheduled from the retry's time, not the first attempt's"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_zero_delay_schedules_at_the_next_whole_second() {
+        let service = service(0);
+        call(&service, post(&body("1.00"), None)).await;
+        assert_eq!(
+            service.scheduler.schedules()[0].due_at,
+            Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 1).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_a_400_naming_the_field_and_stores_and_schedules_nothing() {
+        let service = service(3);
+        let long_key = "k".repeat(300);
+        let cases: Vec<(String, Option<&str>, &str)> = vec![
+            (body("0"), None, "amount"),
+            (body("-5.99"), None, "amount"),
+            (body("1.999"), None, "body"),
+            (body("\"1.99\""), None, "body"),
+            (
+                body("1.99").replace("https://example.com/hook", "ftp://example.com/hook"),
+                None,
+                "notificationUri",
+            ),
+            (
+                body("1.99").replace("https://example.com/hook", "/relative/hook"),
+                None,
+                "notificationUri",
+            ),
+            (body("1.99").replace(ORDER, "42"), None, "body"),
+            (body("1.99").replace("amount", "amnt"), None, "body"),
+            (r#"{"amount":1.99}"#.to_owned(), None, "body"),
+            ("not json".to_owned(), None, "body"),
+            (String::new(), None, "body"),
+            (
+                body("1.99").replace("\"merchantData\"", "\"currency\":\"usd\",\"merchantData\""),
+                None,
+                "body",
+            ),
+            (body("1.99"), Some(""), "Idempotency-Key"),
+            (body("1.99"), Some(long_key.as_str()), "Idempotency-Key"),
+        ];
+        for (raw, key, field) in cases {
+            let response = call(&service, post(&raw, key)).await;
+            let problem = assert_problem(&response, 400);
+            assert_eq!(problem["errors"][0]["field"], field, "{raw}");
+        }
+        assert_eq!(service.repo.len(), 0);
+        assert!(service.scheduler.schedules().is_empty());
+    }
+}

@@ -1,0 +1,162 @@
+//! The two services the payment service calls: the e-wallet (a third party, unsigned
+//! calls) and the order service's confirm-payment (internal, IAM-signed calls). Both
+//! adapters go through `shared::client::ServiceClient`, which retries transient failures
+//! with backoff and sends the correlation id and an idempotency key.
+
+use std::future::Future;
+
+use serde::de::IgnoredAny;
+use shared::CorrelationId;
+use shared::client::{CallContext, CallError, ServiceClient};
+use shared::contracts::{
+    ConfirmPaymentRequest, EwalletPaymentRequest, EwalletPaymentResponse, MerchantData,
+};
+
+use crate::domain::{ExternalId, Payment};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the call failed")]
+    Call(#[from] CallError),
+    #[error("the answer is unusable: {0}")]
+    BadAnswer(String),
+    /// A failure without an HTTP call behind it (fakes in tests).
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
+}
+
+/// The e-wallet, as the payment request needs it.
+pub trait Ewallet: Send + Sync {
+    /// Asks the e-wallet to collect `payment`; a retry with the same payment gets the
+    /// same payment request id from an idempotent provider.
+    fn request_payment(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> impl Future<Output = Result<ExternalId, GatewayError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The order took the outcome.
+    Confirmed,
+    /// The order no longer waits for this payment (409): nothing to retry.
+    NotAwaited,
+}
+
+/// The order service's confirm-payment, as the webhook needs it.
+pub trait OrderConfirmation: Send + Sync {
+    /// Tells the payment's order its recorded outcome.
+    fn confirm_payment(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> impl Future<Output = Result<Confirmation, GatewayError>> + Send;
+}
+
+fn join(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpEwallet {
+    client: ServiceClient,
+    api_url: String,
+    webhook_url: String,
+}
+
+impl HttpEwallet {
+    /// `api_url` is the e-wallet's base URL; `webhook_url` is where it sends the outcome.
+    pub fn new(
+        client: ServiceClient,
+        api_url: impl Into<String>,
+        webhook_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            api_url: api_url.into(),
+            webhook_url: webhook_url.into(),
+        }
+    }
+}
+
+impl Ewallet for HttpEwallet {
+    #[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
+    async fn request_payment(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> Result<ExternalId, GatewayError> {
+        let url = join(&self.api_url, "/api/payment/payment-requests");
+        let body = EwalletPaymentRequest {
+            amount: payment.amount.cents(),
+            currency: payment.amount.currency(),
+            notification_uri: self.webhook_url.clone(),
+            merchant_data: MerchantData {
+                order_id: payment.order_id,
+            },
+        };
+        // Our payment id makes a retried call the same payment request at the provider.
+        let payment_id = payment.id.to_string();
+        let ctx = CallContext {
+            correlation_id,
+            idempotency_key: &payment_id,
+        };
+        let answer: EwalletPaymentResponse = self.client.post_json(&url, &body, ctx).await?;
+        ExternalId::parse(&answer.payment_request_id)
+            .map_err(|e| GatewayError::BadAnswer(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpOrderConfirmation {
+    client: ServiceClient,
+    internal_api_url: String,
+}
+
+impl HttpOrderConfirmation {
+    /// `internal_api_url` is the base URL of the internal (IAM-authorized) API.
+    pub fn new(client: ServiceClient, internal_api_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            internal_api_url: internal_api_url.into(),
+        }
+    }
+}
+
+impl OrderConfirmation for HttpOrderConfirmation {
+    #[tracing::instrument(skip_all, fields(payment_id = %payment.id, order_id = %payment.order_id))]
+    async fn confirm_payment(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> Result<Confirmation, GatewayError> {
+        let url = join(
+            &self.internal_api_url,
+            &format!(
+                "/api/internal/v1/users/{}/orders/{}/confirm-payment",
+                payment.user_id, payment.order_id
+            ),
+        );
+        let body = ConfirmPaymentRequest {
+            is_confirmed: payment.status.is_success(),
+            payment_id: payment.id,
+        };
+        let key = format!("confirm-{}", payment.id);
+        let ctx = CallContext {
+            correlation_id,
+            idempotency_key: &key,
+        };
+        match self
+            .client
+            .post_json::<_, IgnoredAny>(&url, &body, ctx)
+            .await
+        {
+            Ok(_) => Ok(Confirmation::Confirmed),
+            // A 2xx is a confirmation whatever its body says.
+            Err(CallError::Decode { .. }) => Ok(Confirmation::Confirmed),
+            Err(err) if err.status() == Some(409) => Ok(Confirmation::NotAwaited),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

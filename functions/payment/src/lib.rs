@@ -1,0 +1,23 @@
+//! The payment service: records payments, asks the e-wallet for them, and applies the
+//! e-wallet's signed webhook exactly once. Each binary in `src/bin` is one Lambda
+//! function that builds its dependencies once per cold start.
+
+pub mod config;
+pub mod domain;
+pub mod dynamodb;
+pub mod error;
+pub mod gateway;
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
+pub mod repository;
+pub mod request;
+pub mod webhook;
+
+pub use config::{RequestConfig, WebhookConfig, WebhookSecret};
+pub use domain::{ExternalId, IdempotencyKey, NewPayment, Payment, Transaction};
+pub use dynamodb::DynamoDbPaymentRepository;
+pub use error::PaymentError;
+pub use gateway::{Ewallet, HttpEwallet, HttpOrderConfirmation, OrderConfirmation};
+pub use repository::{PaymentRepository, RepositoryError};
+pub use request::RequestDeps;
+pub use webhook::WebhookDeps;

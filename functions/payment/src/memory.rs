@@ -1,0 +1,257 @@
+//! In-memory fakes of the payment service's ports, for unit tests (feature `test-util`).
+//! The repository honours the same conditions as the DynamoDB adapter.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use shared::contracts::PaymentStatus;
+use shared::{CorrelationId, PaymentId};
+
+use crate::domain::{ExternalId, Payment, Transaction};
+use crate::gateway::{Confirmation, Ewallet, GatewayError, OrderConfirmation};
+use crate::repository::{PaymentRepository, RepositoryError};
+
+#[derive(Debug, Default)]
+pub struct InMemoryPaymentRepository {
+    payments: Mutex<HashMap<PaymentId, Payment>>,
+}
+
+impl InMemoryPaymentRepository {
+    fn lock(&self) -> Result<MutexGuard<'_, HashMap<PaymentId, Payment>>, RepositoryError> {
+        self.payments
+            .lock()
+            .map_err(|_| RepositoryError::Store("in-memory store poisoned".into()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().map(|map| map.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies `change` to the payment `id` when `condition` holds; `false` otherwise.
+    fn update_if(
+        &self,
+        id: PaymentId,
+        condition: impl FnOnce(&Payment) -> bool,
+        change: impl FnOnce(&mut Payment),
+    ) -> Result<bool, RepositoryError> {
+        let mut map = self.lock()?;
+        match map.get_mut(&id) {
+            Some(payment) if condition(payment) => {
+                change(payment);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+impl PaymentRepository for InMemoryPaymentRepository {
+    async fn insert_if_absent(&self, payment: &Payment) -> Result<bool, RepositoryError> {
+        let mut map = self.lock()?;
+        if map.contains_key(&payment.id) {
+            return Ok(false);
+        }
+        map.insert(payment.id, payment.clone());
+        Ok(true)
+    }
+
+    async fn get(&self, id: PaymentId) -> Result<Option<Payment>, RepositoryError> {
+        Ok(self.lock()?.get(&id).cloned())
+    }
+
+    async fn find_by_external_id(
+        &self,
+        external: &ExternalId,
+    ) -> Result<Option<PaymentId>, RepositoryError> {
+        Ok(self
+            .lock()?
+            .values()
+            .find(|p| p.external_id.as_ref() == Some(external))
+            .map(|p| p.id))
+    }
+
+    async fn set_external_id(
+        &self,
+        id: PaymentId,
+        external: &ExternalId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.update_if(
+            id,
+            |p| p.external_id.is_none() || p.external_id.as_ref() == Some(external),
+            |p| {
+                p.external_id = Some(external.clone());
+                p.updated_at = now;
+            },
+        )
+    }
+
+    async fn record_outcome(
+        &self,
+        id: PaymentId,
+        outcome: PaymentStatus,
+        transaction: &Transaction,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.update_if(
+            id,
+            |p| p.status == PaymentStatus::Requested,
+            |p| {
+                p.status = outcome;
+                p.transactions.push(transaction.clone());
+                p.confirming_until = Some(lease_until);
+                p.updated_at = now;
+            },
+        )
+    }
+
+    async fn claim_confirmation(
+        &self,
+        id: PaymentId,
+        status: PaymentStatus,
+        observed: Option<DateTime<Utc>>,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.update_if(
+            id,
+            |p| p.status == status && !p.order_confirmed && p.confirming_until == observed,
+            |p| {
+                p.confirming_until = Some(lease_until);
+                p.updated_at = now;
+            },
+        )
+    }
+
+    async fn mark_order_confirmed(
+        &self,
+        id: PaymentId,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let found = self.update_if(
+            id,
+            |_| true,
+            |p| {
+                p.order_confirmed = true;
+                p.confirming_until = None;
+                p.updated_at = now;
+            },
+        )?;
+        if found {
+            Ok(())
+        } else {
+            Err(RepositoryError::Corrupt {
+                key: id.to_string(),
+                reason: "no such payment".into(),
+            })
+        }
+    }
+
+    async fn release_confirmation(
+        &self,
+        id: PaymentId,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        self.update_if(
+            id,
+            |p| p.confirming_until == Some(lease_until) && !p.order_confirmed,
+            |p| {
+                p.confirming_until = None;
+                p.updated_at = now;
+            },
+        )
+    }
+}
+
+/// An e-wallet that answers `ewallet-<paymentId>` (idempotent, like a real provider),
+/// counts its calls and fails the next `n` when told to.
+#[derive(Debug, Default)]
+pub struct FakeEwallet {
+    calls: AtomicU32,
+    failures: AtomicU32,
+}
+
+impl FakeEwallet {
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn fail_next(&self, n: u32) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+/// Takes one from `counter` if it is positive.
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+impl Ewallet for FakeEwallet {
+    async fn request_payment(
+        &self,
+        payment: &Payment,
+        _correlation_id: &CorrelationId,
+    ) -> Result<ExternalId, GatewayError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if take_one(&self.failures) {
+            return Err(GatewayError::Unavailable("fake e-wallet told to fail"));
+        }
+        ExternalId::parse(&format!("ewallet-{}", payment.id))
+            .map_err(|e| GatewayError::BadAnswer(e.to_string()))
+    }
+}
+
+/// An order service that records each successful confirmation `(paymentId, isConfirmed)`,
+/// fails the next `n` calls when told to, or answers that the order no longer waits.
+#[derive(Debug, Default)]
+pub struct FakeOrderConfirmation {
+    confirmations: Mutex<Vec<(PaymentId, bool)>>,
+    failures: AtomicU32,
+    conflict: AtomicBool,
+}
+
+impl FakeOrderConfirmation {
+    pub fn confirmations(&self) -> Vec<(PaymentId, bool)> {
+        self.confirmations
+            .lock()
+            .map(|calls| calls.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn fail_next(&self, n: u32) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+
+    pub fn answer_conflict(&self, yes: bool) {
+        self.conflict.store(yes, Ordering::SeqCst);
+    }
+}
+
+impl OrderConfirmation for FakeOrderConfirmation {
+    async fn confirm_payment(
+        &self,
+        payment: &Payment,
+        _correlation_id: &CorrelationId,
+    ) -> Result<Confirmation, GatewayError> {
+        if take_one(&self.failures) {
+            return Err(GatewayError::Unavailable("fake order service told to fail"));
+        }
+        if self.conflict.load(Ordering::SeqCst) {
+            return Ok(Confirmation::NotAwaited);
+        }
+        if let Ok(mut calls) = self.confirmations.lock() {
+            calls.push((payment.id, payment.status.is_success()));
+        }
+        Ok(Confirmation::Confirmed)
+    }
+}

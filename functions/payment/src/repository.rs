@@ -1,0 +1,83 @@
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use shared::PaymentId;
+use shared::contracts::PaymentStatus;
+
+use crate::domain::{ExternalId, Payment, Transaction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    #[error("payment store call failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("stored payment {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// The payments the payment service needs, as the domain sees them. Every change is a
+/// conditional write: `false` means the condition did not hold and nothing changed.
+pub trait PaymentRepository: Send + Sync {
+    /// Stores `payment` unless a payment with its id exists; `true` when it was stored.
+    fn insert_if_absent(
+        &self,
+        payment: &Payment,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// One payment, read consistently.
+    fn get(
+        &self,
+        id: PaymentId,
+    ) -> impl Future<Output = Result<Option<Payment>, RepositoryError>> + Send;
+
+    /// The payment the e-wallet knows as `external`.
+    fn find_by_external_id(
+        &self,
+        external: &ExternalId,
+    ) -> impl Future<Output = Result<Option<PaymentId>, RepositoryError>> + Send;
+
+    /// Sets the e-wallet's id, only if none (or the same) is stored.
+    fn set_external_id(
+        &self,
+        id: PaymentId,
+        external: &ExternalId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Requested → `outcome`, appending `transaction` and taking the confirm lease until
+    /// `lease_until`, in one write; only while the payment is Requested.
+    fn record_outcome(
+        &self,
+        id: PaymentId,
+        outcome: PaymentStatus,
+        transaction: &Transaction,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// Takes the confirm lease of a payment in `status` whose order is not confirmed,
+    /// only if the lease is still the `observed` one (none, or an expired one).
+    fn claim_confirmation(
+        &self,
+        id: PaymentId,
+        status: PaymentStatus,
+        observed: Option<DateTime<Utc>>,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
+    /// The order knows the outcome: no delivery needs to confirm it again.
+    fn mark_order_confirmed(
+        &self,
+        id: PaymentId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
+    /// Gives up the lease held until `lease_until` (if it is still ours), so the next
+    /// delivery confirms at once.
+    fn release_confirmation(
+        &self,
+        id: PaymentId,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+}

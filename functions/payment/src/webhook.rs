@@ -1,0 +1,591 @@
+//! POST /api/v1/payments/webhook (e-wallet → payment service, internet-facing)
+//!
+//! The signature over the raw body is checked before anything is parsed or read. The
+//! outcome is then applied with conditional writes so that any number of deliveries,
+//! concurrent or late, record it once and call confirm-payment once:
+//! - the first delivery moves the payment from Requested to its outcome, appends the
+//!   transaction and takes a 30 s confirm lease, in one write; only the delivery whose
+//!   write succeeded calls confirm-payment, then marks the order confirmed;
+//! - a duplicate finds the order confirmed (200), or a live lease (503 with Retry-After:
+//!   the provider retries later), or an expired lease (its holder died: it takes the
+//!   lease over with a write conditional on the lease it saw, and confirms);
+//! - a different outcome than the recorded one is a 409 and changes nothing.
+
+use chrono::{DateTime, Utc};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
+use shared::http::{HandlerResult, json};
+use shared::signature;
+use shared::{CorrelationId, OrderId, Problem, ValidationError};
+
+use crate::config::WebhookSecret;
+use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
+use crate::gateway::{Confirmation, OrderConfirmation};
+use crate::{PaymentError, PaymentRepository};
+
+/// Lost races before a delivery gives up and asks for a retry (each loss means another
+/// delivery changed the payment; re-reading it always settles the decision quickly).
+const MAX_ATTEMPTS: usize = 3;
+
+/// What the webhook needs, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct WebhookDeps<R, O> {
+    pub repo: R,
+    pub orders: O,
+    pub secret: WebhookSecret,
+}
+
+/// A webhook's content, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub external_id: ExternalId,
+    pub total_amount_cents: i64,
+    pub status: PaymentStatus,
+    pub order_id: OrderId,
+    pub transaction: Transaction,
+}
+
+impl Outcome {
+    pub fn parse(body: &[u8]) -> Result<Self, ValidationError> {
+        if body.is_empty() {
+            return Err(ValidationError::new("body", "a JSON body is required"));
+        }
+        let webhook: Webhook = serde_json::from_slice(body)
+            .map_err(|err| ValidationError::new("body", err.to_string()))?;
+        Ok(Self {
+            external_id: ExternalId::parse(&webhook.payment_request_id)?,
+            total_amount_cents: webhook.total_amount,
+            status: webhook.status_code.payment_status(),
+            order_id: webhook.transaction.order_id,
+            transaction: Transaction::new(
+                &webhook.transaction.transaction_id,
+                webhook.total_amount,
+                webhook.transaction.transaction_time,
+            )?,
+        })
+    }
+}
+
+fn raw_body(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
+/// Checks the signature of the raw body, then parses it. Nothing else is read before.
+pub fn authenticate(
+    secret: &WebhookSecret,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Outcome, PaymentError> {
+    let body = raw_body(request);
+    // A header that is not visible ASCII cannot be ours: malformed, not missing.
+    let header = request
+        .headers()
+        .get(signature::HEADER)
+        .map(|value| value.to_str().unwrap_or(""));
+    signature::verify(secret.expose(), header, body, now.timestamp())?;
+    Ok(Outcome::parse(body)?)
+}
+
+/// Applies a verified outcome; see the module documentation.
+pub async fn apply<R: PaymentRepository, O: OrderConfirmation>(
+    deps: &WebhookDeps<R, O>,
+    outcome: &Outcome,
+    correlation_id: &CorrelationId,
+    now: DateTime<Utc>,
+) -> Result<PaymentResponse, PaymentError> {
+    let id = deps
+        .repo
+        .find_by_external_id(&outcome.external_id)
+        .await?
+        .ok_or(PaymentError::NotFound)?;
+    let mut payment = deps.repo.get(id).await?.ok_or(PaymentError::NotFound)?;
+    if payment.amount.cents() != outcome.total_amount_cents {
+        tracing::warn!(payment_id = %id, "webhook amount differs from the payment's; not applied");
+        return Err(PaymentError::Mismatch("totalAmount"));
+    }
+    if payment.order_id != outcome.order_id {
+        tracing::warn!(payment_id = %id, "webhook order differs from the payment's; not applied");
+        return Err(PaymentError::Mismatch("transaction.orderId"));
+    }
+
+    for _ in 0..MAX_ATTEMPTS {
+        let lease = lease_until(now);
+        match decide(&payment, outcome.status, now) {
+            Decision::Record => {
+                if deps
+                    .repo
+                    .record_outcome(id, outcome.status, &outcome.transaction, lease, now)
+                    .await?
+                {
+                    tracing::info!(payment_id = %id, status = outcome.status.as_str(), "payment outcome recorded");
+                    payment.status = outcome.status;
+                    payment.transactions.push(outcome.transaction.clone());
+                    payment.confirming_until = Some(lease);
+                    return confirm(deps, payment, lease, correlation_id).await;
+                }
+            }
+            Decision::TakeOver { observed } => {
+                if deps
+                    .repo
+                    .claim_confirmation(id, payment.status, observed, lease, now)
+                    .await?
+                {
+                    tracing::info!(payment_id = %id, status = payment.status.as_str(), "confirmation taken over from an expired or released lease");
+                    payment.confirming_until = Some(lease);
+                    return confirm(deps, payment, lease, correlation_id).await;
+                }
+            }
+            Decision::AlreadyConfirmed => {
+                tracing::info!(payment_id = %id, status = payment.status.as_str(), "duplicate delivery; the order is already confirmed");
+                return Ok(payment.response());
+            }
+            Decision::InProgress { retry_after_secs } => {
+                tracing::info!(payment_id = %id, retry_after_secs, "duplicate delivery; another delivery is confirming");
+                return Err(PaymentError::ConfirmationInProgress { retry_after_secs });
+            }
+            Decision::Conflict { recorded } => {
+                tracing::warn!(
+                    payment_id = %id,
+                    recorded = recorded.as_str(),
+                    received = outcome.status.as_str(),
+                    "late delivery with another outcome; not applied"
+                );
+                return Err(PaymentError::OutcomeConflict {
+                    recorded,
+                    received: outcome.status,
+                });
+            }
+        }
+        // Another delivery changed the payment between our read and our write.
+        payment = deps.repo.get(id).await?.ok_or(PaymentError::NotFound)?;
+    }
+    Err(PaymentError::ConfirmationInProgress {
+        retry_after_secs: 1,
+    })
+}
+
+/// Called only by the holder of the lease that ends at `lease`.
+async fn confirm<R: PaymentRepository, O: OrderConfirmation>(
+    deps: &WebhookDeps<R, O>,
+    payment: Payment,
+    lease: DateTime<Utc>,
+    correlation_id: &CorrelationId,
+) -> Result<PaymentResponse, PaymentError> {
+    match deps.orders.confirm_payment(&payment, correlation_id).await {
+        Ok(Confirmation::Confirmed) => {
+            tracing::info!(payment_id = %payment.id, order_id = %payment.order_id, "order confirmed");
+        }
+        Ok(Confirmation::NotAwaited) => {
+            // The payment is recorded; retrying cannot change the order's mind.
+            tracing::warn!(payment_id = %payment.id, order_id = %payment.order_id, "the order no longer waits for this payment; outcome recorded only");
+        }
+        Err(err) => {
+            match deps
+                .repo
+                .release_confirmation(payment.id, lease, Utc::now())
+                .await
+            {
+                Ok(released) => {
+                    tracing::warn!(payment_id = %payment.id, released, "confirm-payment failed; lease released for the next delivery");
+                }
+                // The lease then simply expires and the next delivery takes it over.
+                Err(release_err) => {
+                    tracing::error!(payment_id = %payment.id, error = %shared::telemetry::ErrorChain(&release_err), "could not release the confirm lease");
+                }
+            }
+            return Err(PaymentError::OrderService(err));
+        }
+    }
+    deps.repo
+        .mark_order_confirmed(payment.id, Utc::now())
+        .await?;
+    Ok(PaymentResponse {
+        payment_id: payment.id,
+        payment_status: payment.status,
+    })
+}
+
+/// A 503 problem with `Retry-After`, which the shared error mapping cannot add.
+fn retry_later(
+    err: &PaymentError,
+    retry_after_secs: u64,
+    request: &Request,
+    correlation_id: &CorrelationId,
+) -> Response<Body> {
+    use shared::http::ApiError as _;
+    tracing::info!(status = 503, retry_after_secs, error = %err, "request deferred");
+    let problem: Problem = err.problem();
+    let mut response = problem
+        .with_instance(request.uri().path())
+        .with_correlation_id(correlation_id.as_str())
+        .into_response();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs),
+    );
+    response
+}
+
+pub async fn handle<R: PaymentRepository, O: OrderConfirmation>(
+    deps: &WebhookDeps<R, O>,
+    request: Request,
+    correlation_id: &CorrelationId,
+) -> HandlerResult<PaymentError> {
+    let now = Utc::now();
+    let outcome = authenticate(&deps.secret, &request, now)?;
+    match apply(deps, &outcome, correlation_id, now).await {
+        Ok(body) => Ok(json(StatusCode::OK, &body)),
+        Err(err) => match err.retry_after_secs() {
+            Some(secs) => Ok(retry_later(&err, secs, &request, correlation_id)),
+            None => Err(err),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{IdempotencyKey, NewPayment};
+    use crate::memory::{FakeOrderConfirmation, InMemoryPaymentRepository};
+    use chrono::Duration;
+    use shared::testing::ApiRequest;
+    use shared::{Currency, Money, UserId};
+
+    const SECRET: &str = "unit-test-webhook-secret";
+
+    fn deps() -> WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation> {
+        WebhookDeps {
+            repo: InMemoryPaymentRepository::default(),
+            orders: FakeOrderConfirmation::default(),
+            secret: WebhookSecret::new(SECRET).unwrap(),
+        }
+    }
+
+    /// A payment the e-wallet knows as `ewallet-<n>`.
+    async fn given_payment(
+        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation>,
+        cents: i64,
+    ) -> Payment {
+        let new = NewPayment {
+            key: IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string()).unwrap(),
+            user_id: UserId::new_random(),
+            order_id: OrderId::new_random(),
+            amount: Money::from_cents(cents, Currency::USD),
+        };
+        let mut payment = Payment::requested(&new, Utc::now());
+        payment.external_id = Some(ExternalId::parse(&format!("ewallet-{}", payment.id)).unwrap());
+        assert!(deps.repo.insert_if_absent(&payment).await.unwrap());
+        payment
+    }
+
+    fn outcome(payment: &Payment, status: PaymentStatus) -> Outcome {
+        Outcome {
+            external_id: payment.external_id.clone().unwrap(),
+            total_amount_cents: payment.amount.cents(),
+            status,
+            order_id: payment.order_id,
+            transaction: Transaction::new("tx-1", payment.amount.cents(), Utc::now()).unwrap(),
+        }
+    }
+
+    fn cid() -> CorrelationId {
+        CorrelationId::generate()
+    }
+
+    #[tokio::test]
+    async fn the_first_success_is_recorded_and_confirmed_once() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let response = apply(
+            &deps,
+            &outcome(&payment, PaymentStatus::Success),
+            &cid(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.payment_status, PaymentStatus::Success);
+        assert_eq!(deps.orders.confirmations(), vec![(payment.id, true)]);
+        let stored = deps.repo.get(payment.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, PaymentStatus::Success);
+        assert_eq!(stored.transactions.len(), 1);
+        assert!(stored.order_confirmed);
+        assert_eq!(stored.confirming_until, None);
+    }
+
+    #[tokio::test]
+    async fn failed_and_expired_outcomes_confirm_the_order_as_not_paid() {
+        for status in [PaymentStatus::Failed, PaymentStatus::Expired] {
+            let deps = deps();
+            let payment = given_payment(&deps, 5011).await;
+            apply(&deps, &outcome(&payment, status), &cid(), Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(deps.orders.confirmations(), vec![(payment.id, false)]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_after_confirmation_changes_nothing_and_calls_nobody() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let success = outcome(&payment, PaymentStatus::Success);
+        apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+        let before = deps.repo.get(payment.id).await.unwrap();
+
+        let again = apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+
+        assert_eq!(again.payment_status, PaymentStatus::Success);
+        assert_eq!(deps.orders.confirmations().len(), 1);
+        assert_eq!(deps.repo.get(payment.id).await.unwrap(), before);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_during_a_live_lease_is_asked_to_retry_later() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let now = Utc::now();
+        let lease = lease_until(now);
+        let success = outcome(&payment, PaymentStatus::Success);
+        // Another delivery recorded the outcome and is still confirming.
+        assert!(
+            deps.repo
+                .record_outcome(
+                    payment.id,
+                    PaymentStatus::Success,
+                    &success.transaction,
+                    lease,
+                    now
+                )
+                .await
+                .unwrap()
+        );
+
+        let err = apply(&deps, &success, &cid(), now + Duration::seconds(5))
+            .await
+            .unwrap_err();
+
+        assert_eq!(err.retry_after_secs(), Some(25));
+        assert!(deps.orders.confirmations().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_after_the_winner_died_takes_over_and_confirms() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let then = Utc::now() - Duration::seconds(60);
+        let success = outcome(&payment, PaymentStatus::Success);
+        deps.repo
+            .record_outcome(
+                payment.id,
+                PaymentStatus::Success,
+                &success.transaction,
+                lease_until(then),
+                then,
+            )
+            .await
+            .unwrap();
+
+        apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+
+        assert_eq!(deps.orders.confirmations(), vec![(payment.id, true)]);
+        let stored = deps.repo.get(payment.id).await.unwrap().unwrap();
+        assert!(stored.order_confirmed);
+        assert_eq!(
+            stored.transactions.len(),
+            1,
+            "the transaction is not repeated"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_late_delivery_with_another_outcome_is_a_conflict_and_changes_nothing() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        apply(
+            &deps,
+            &outcome(&payment, PaymentStatus::Success),
+            &cid(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let before = deps.repo.get(payment.id).await.unwrap();
+
+        let err = apply(
+            &deps,
+            &outcome(&payment, PaymentStatus::Failed),
+            &cid(),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+
+        assert!(matches!(err, PaymentError::OutcomeConflict { .. }), "{err}");
+        assert_eq!(deps.repo.get(payment.id).await.unwrap(), before);
+        assert_eq!(deps.orders.confirmations().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_payment_request_is_not_found() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let mut unknown = outcome(&payment, PaymentStatus::Success);
+        unknown.external_id = ExternalId::parse("nobody-knows-me").unwrap();
+        let err = apply(&deps, &unknown, &cid(), Utc::now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PaymentError::NotFound), "{err}");
+    }
+
+    #[tokio::test]
+    async fn another_amount_or_order_is_a_conflict_and_changes_nothing() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let mut wrong_amount = outcome(&payment, PaymentStatus::Success);
+        wrong_amount.total_amount_cents = 10098;
+        let mut wrong_order = outcome(&payment, PaymentStatus::Success);
+        wrong_order.order_id = OrderId::new_random();
+        for wrong in [wrong_amount, wrong_order] {
+            let err = apply(&deps, &wrong, &cid(), Utc::now()).await.unwrap_err();
+            assert!(matches!(err, PaymentError::Mismatch(_)), "{err}");
+        }
+        assert_eq!(
+            deps.repo.get(payment.id).await.unwrap().as_ref(),
+            Some(&payment)
+        );
+        assert!(deps.orders.confirmations().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_the_order_no_longer_waits_the_outcome_is_still_recorded() {
+        let deps = deps();
+        deps.orders.answer_conflict(true);
+        let payment = given_payment(&deps, 10099).await;
+        let response = apply(
+            &deps,
+            &outcome(&payment, PaymentStatus::Success),
+            &cid(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.payment_status, PaymentStatus::Success);
+        assert!(
+            deps.repo
+                .get(payment.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .order_confirmed
+        );
+    }
+
+    #[tokio::test]
+    async fn when_confirmation_fails_the_lease_is_released_and_a_redelivery_confirms() {
+        let deps = deps();
+        deps.orders.fail_next(1);
+        let payment = given_payment(&deps, 10099).await;
+        let success = outcome(&payment, PaymentStatus::Success);
+
+        let err = apply(&deps, &success, &cid(), Utc::now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PaymentError::OrderService(_)), "{err}");
+        let stored = deps.repo.get(payment.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, PaymentStatus::Success);
+        assert_eq!(stored.confirming_until, None);
+        assert!(!stored.order_confirmed);
+
+        apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+        assert_eq!(deps.orders.confirmations(), vec![(payment.id, true)]);
+        assert!(
+            deps.repo
+                .get(payment.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .order_confirmed
+        );
+    }
+
+    fn webhook_body(payment: &Payment, amount: &str) -> String {
+        format!(
+            r#"{{"paymentRequestId":"{}","totalAmount":{amount},"statusCode":"SUCCESS","transaction":{{"transactionId":"tx-1","orderId":"{}","transactionTime":"2026-11-25T12:00:00Z"}}}}"#,
+            payment.external_id.as_ref().unwrap(),
+            payment.order_id
+        )
+    }
+
+    fn webhook_request(body: &str, signature: Option<&str>) -> Request {
+        let mut request = ApiRequest::new("POST", "/api/v1/payments/webhook", &[]).body(body);
+        if let Some(signature) = signature {
+            request = request.header("X-Ewallet-Signature", signature);
+        }
+        request.build()
+    }
+
+    #[tokio::test]
+    async fn a_correctly_signed_webhook_is_parsed() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let body = webhook_body(&payment, "100.99");
+        let now = Utc::now();
+        let header = signature::sign(SECRET.as_bytes(), now.timestamp(), body.as_bytes());
+        let outcome =
+            authenticate(&deps.secret, &webhook_request(&body, Some(&header)), now).unwrap();
+        assert_eq!(outcome.status, PaymentStatus::Success);
+        assert_eq!(outcome.total_amount_cents, 10099);
+        assert_eq!(outcome.external_id, payment.external_id.unwrap());
+    }
+
+    #[tokio::test]
+    async fn bad_signatures_are_refused_before_the_body_is_read() {
+        let deps = deps();
+        let now = Utc::now();
+        // Not even JSON: a 401, never a 400, proves the body was not parsed first.
+        let body = "not json";
+        let stale = signature::sign(SECRET.as_bytes(), now.timestamp() - 360, body.as_bytes());
+        let wrong = signature::sign(b"another-secret-value", now.timestamp(), body.as_bytes());
+        let other_body = signature::sign(SECRET.as_bytes(), now.timestamp(), b"other");
+        for header in [
+            None,
+            Some("garbage"),
+            Some(stale.as_str()),
+            Some(wrong.as_str()),
+            Some(other_body.as_str()),
+        ] {
+            let err = authenticate(&deps.secret, &webhook_request(body, header), now).unwrap_err();
+            assert!(
+                matches!(err, PaymentError::Signature(_)),
+                "{header:?}: {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_validly_signed_but_malformed_webhook_is_a_bad_request() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let good = webhook_body(&payment, "100.99");
+        let now = Utc::now();
+        for body in [
+            "{".to_owned(),
+            "{}".to_owned(),
+            good.replace(&payment.order_id.to_string(), "42"),
+            good.replace("\"SUCCESS\"", "\"MAYBE\""),
+            good.replace(&payment.external_id.clone().unwrap().to_string(), ""),
+            good.replace("100.99", "\"100.99\""),
+        ] {
+            let header = signature::sign(SECRET.as_bytes(), now.timestamp(), body.as_bytes());
+            let err = authenticate(&deps.secret, &webhook_request(&body, Some(&header)), now)
+                .unwrap_err();
+            assert!(matches!(err, PaymentError::Invalid(_)), "{body}: {err}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The e-wallet's webhook signature: header `X-Ewallet-Signature: t=<unix seconds>,v1=<hex>`
+//! where `v1` is HMAC-SHA256 over `"<t>.<raw body>"` with the shared secret. The timestamp
+//! inside the signed text bounds replays to the tolerance window.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub const HEADER: &str = "x-ewallet-signature";
+/// Signatures older (or further in the future) than this are refused.
+pub const TOLERANCE_SECS: i64 = 300;
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the signature header is missing")]
+    Missing,
+    #[error("the signature header is malformed")]
+    Malformed,
+    #[error("the signature is outside the {TOLERANCE_SECS} s window")]
+    Stale,
+    #[error("the signature does not match")]
+    Mismatch,
+}
+
+fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// The header value for `body` signed at `timestamp` (unix seconds).
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let tag = mac(secret, timestamp, body).finalize().into_bytes();
+    format!("t={timestamp},v1={}", hex::encode(tag))
+}
+
+/// Checks a header value against the raw body, in constant time, at time `now`.
+pub fn verify(
+    secret: &[u8],
+    header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let mut timestamp = None;
+    let mut tag = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
+            Some(("v1", value)) => tag = hex::decode(value).ok(),
+            _ => return Err(SignatureError::Malformed),
+        }
+    }
+    let (Some(timestamp), Some(tag)) = (timestamp, tag) else {
+        return Err(SignatureError::Malformed);
+    };
+    if (now - timestamp).abs() > TOLERANCE_SECS {
+        return Err(SignatureError::Stale);
+    }
+    mac(secret, timestamp, body)
+        .verify_slice(&tag)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"test-secret";
+    const BODY: &[u8] = br#"{"paymentRequestId":"x"}"#;
+
+    #[test]
+    fn a_fresh_signature_of_the_same_body_verifies() {
+        let header = sign(SECRET, 1_000, BODY);
+        assert_eq!(verify(SECRET, Some(&header), BODY, 1_010), Ok(()));
+    }
+
+    #[test]
+    fn a_changed_body_or_another_secret_does_not_verify() {
+        let header = sign(SECRET, 1_000, BODY);
+        assert_eq!(
+            verify(SECRET, Some(&header), b"{}", 1_000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"other", Some(&header), BODY, 1_000),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn a_signature_older_than_five_minutes_is_stale() {
+        let header = sign(SECRET, 1_000, BODY);
+        assert_eq!(
+            verify(SECRET, Some(&header), BODY, 1_301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(SECRET, Some(&header), BODY, 699),
+            Err(SignatureError::Stale)
+        );
+    }
+
+    #[test]
+    fn missing_or_malformed_headers_are_refused() {
+        assert_eq!(verify(SECRET, None, BODY, 0), Err(SignatureError::Missing));
+        for bad in [
+            "",
+            "t=1",
+            "v1=00",
+            "t=x,v1=00",
+            "t=1,v1=zz",
+            "sig=1",
+            "t=1,v1=00,extra",
+        ] {
+            assert!(verify(SECRET, Some(bad), BODY, 1).is_err(), "{bad}");
+        }
+    }
+}
