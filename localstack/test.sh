@@ -10,7 +10,8 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$api_port") 2>/dev/null; then
   echo "[test] using the stack that is already running"
 else
   trap 'bash localstack/stack.sh down' EXIT
-  bash localstack/stack.sh up
+  # The e-wallet answers at once in tests (3-10 s in `make run`).
+  EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 bash localstack/stack.sh up
 fi
 
 export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0

@@ -224,7 +224,7 @@ where
         let span = tracing::Span::current();
         span.record("payment_request_id", tracing::field::display(id));
         let Some(request) = self.repo.get(id).await? else {
-            tracing::error!(payment_request_id = %id, "no such payment request; nothing to retry");
+            tracing::error!("no such payment request; nothing to retry");
             return Ok(Dispatched::Unknown);
         };
         span.record("correlation_id", request.correlation_id.as_str());
@@ -239,10 +239,7 @@ where
             lease_until: now + self.lease,
         };
         if !self.repo.claim(id, now, &claim).await? {
-            tracing::info!(
-                status = %request.status,
-                "another firing holds this request, or it was settled meanwhile"
-            );
+            tracing::info!("another firing holds this request, or it was settled meanwhile");
             return Ok(Dispatched::Busy);
         }
 

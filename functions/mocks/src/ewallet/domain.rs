@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn any_other_amount_expires_by_default() {
         let rule = OutcomeRule::default();
-        for cents in [10000, 10098, 10010, 10001, 1, 111_00] {
+        for cents in [10000, 10098, 10010, 10001, 1, 11100] {
             assert_eq!(
                 rule.decide(usd(cents)),
                 EwalletStatusCode::Expired,
@@ -384,6 +384,21 @@ mod tests {
         assert_eq!(rule.decide(usd(10099)), EwalletStatusCode::Success);
         let rule: OutcomeRule = "EXPIRED".parse().unwrap();
         assert_eq!(rule, OutcomeRule::default());
+    }
+
+    #[test]
+    fn verdict_names_are_the_wire_spelling() {
+        for code in [
+            EwalletStatusCode::Success,
+            EwalletStatusCode::Failed,
+            EwalletStatusCode::Expired,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(outcome_name(code))
+            );
+            assert_eq!(parse_outcome(outcome_name(code)), Ok(code));
+        }
     }
 
     #[test]

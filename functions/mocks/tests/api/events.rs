@@ -1,0 +1,114 @@
+//! Every sample event in `events/` goes through its handler: the files stay true to the code.
+
+use std::path::Path;
+
+use lambda_runtime::{Context, LambdaEvent};
+use mocks::ewallet::dispatcher;
+use mocks::ewallet::domain::PaymentRequestId;
+use serde_json::{Value, json};
+use shared::testing::{body_json, from_event_json, workspace_root};
+
+use crate::helpers::{Receiver, spawn_app};
+
+/// The status each payment-request sample must produce. A file missing here fails the test.
+const REQUEST_STATUS: &[(&str, u16)] = &[
+    ("ewallet-payment-request/amount-ending-99.json", 201),
+    ("ewallet-payment-request/amount-ending-11.json", 201),
+    ("ewallet-payment-request/negative-amount.json", 400),
+    ("ewallet-payment-request/ftp-notification-uri.json", 400),
+    ("ewallet-payment-request/malformed-order-id.json", 400),
+];
+
+/// The request the dispatcher sample names; the test stores it afresh before each run.
+const SAMPLE_REQUEST: &str = "0b6c4f5e-6a3e-4c1e-9a57-3d1f2f6b9e01";
+
+/// What each dispatcher sample must do (the function's response).
+fn dispatch_result(file: &str) -> Value {
+    match file {
+        "ewallet-webhook-dispatcher/dispatch-webhook.json" => {
+            json!({ "result": "delivered", "statusCode": "SUCCESS" })
+        }
+        "ewallet-webhook-dispatcher/unknown-payment-request.json" => json!({ "result": "unknown" }),
+        "ewallet-webhook-dispatcher/malformed.json" => json!({ "result": "malformed" }),
+        other => panic!("events/{other} has no expected result in tests/api/events.rs"),
+    }
+}
+
+fn files_of(function: &str) -> Vec<String> {
+    let dir = workspace_root().join("events").join(function);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| format!("{function}/{}", e.file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn read(file: &str) -> String {
+    let path = workspace_root().join("events").join(Path::new(file));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test]
+async fn every_payment_request_sample_gets_its_expected_status() {
+    let app = spawn_app().await;
+    // A long delay: the local runner must not fire these schedules; the test deletes them.
+    let service = app.payment_service(600);
+    for file in files_of("ewallet-payment-request") {
+        let expected = REQUEST_STATUS
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map(|(_, status)| *status)
+            .unwrap_or_else(|| {
+                panic!("events/{file} has no expected status in tests/api/events.rs")
+            });
+
+        let response = app.request(&service, from_event_json(&read(&file))).await;
+
+        assert_eq!(
+            response.status().as_u16(),
+            expected,
+            "{file}: {:?}",
+            response.body()
+        );
+        if expected == 201 {
+            let id = body_json(&response)["paymentRequestId"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            app.delete_schedule(&id).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_dispatcher_sample_gets_its_expected_result() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    // The sample's request, Pending again and pointing at this test's receiver.
+    app.delete_item(SAMPLE_REQUEST).await;
+    app.given_request_with_id(
+        PaymentRequestId::parse(SAMPLE_REQUEST).unwrap(),
+        10099,
+        &receiver.url,
+    )
+    .await;
+    let dispatcher = app.dispatcher();
+
+    for file in files_of("ewallet-webhook-dispatcher") {
+        let payload: Value = serde_json::from_str(&read(&file)).unwrap();
+        let event = LambdaEvent::new(payload, Context::default());
+
+        let done = dispatcher::handle(&dispatcher, event)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            dispatch_result(&file),
+            "{file}"
+        );
+    }
+    assert_eq!(receiver.posts(), 1);
+}

@@ -1,0 +1,128 @@
+//! The payment flow through the running local stack: checkout → payment service → e-wallet
+//! mock → scheduled, signed webhook → confirm-payment, as a user would see it over HTTP.
+//! `make test` starts the stack with the e-wallet's delay at 0 s; against a `make run`
+//! stack (3-10 s) these tests still pass, only slower.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use order::{DynamoDbOrderRepository, Order, OrderDetail, OrderRepository};
+use serde_json::{Value, json};
+use shared::testing::local_env;
+use shared::{Currency, Money, OrderId, UserId};
+
+fn base_url() -> String {
+    std::env::var("API_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".to_owned())
+}
+
+async fn repo() -> DynamoDbOrderRepository {
+    let config = shared::testing::sdk_config().await;
+    DynamoDbOrderRepository::new(aws_sdk_dynamodb::Client::new(&config), local_env("ORDERS_TABLE"))
+}
+
+/// A fresh user with one order of `cents`.
+async fn given_order(cents: i64) -> Order {
+    let detail = OrderDetail {
+        product_id: "test-product".into(),
+        product_name: "Test Product".into(),
+        unit_price: Money::from_cents(cents, Currency::USD),
+        quantity: 1,
+    };
+    let order = Order::create(OrderId::new_random(), UserId::new_random(), format!("Flow test {cents}"), vec![detail], Utc::now())
+        .unwrap();
+    assert!(repo().await.insert_if_absent(&order).await.unwrap());
+    order
+}
+
+async fn checkout(order: &Order) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/users/{}/orders/{}/checkout", base_url(), order.user_id, order.id))
+        .header("x-correlation-id", format!("e2e-flow-{}", order.id))
+        .json(&json!({ "paymentProvider": "Ewallet" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the local stack is not answering ({e}); run `make test`"))
+}
+
+async fn order_status(order: &Order) -> String {
+    let body: Value = reqwest::get(format!("{}/api/internal/v1/users/{}/orders/{}", base_url(), order.user_id, order.id))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Polls the order until it leaves PaymentPending; returns the final status and how long it took.
+async fn settled_status(order: &Order) -> (String, Duration) {
+    let started = Instant::now();
+    loop {
+        let status = order_status(order).await;
+        if status != "PaymentPending" || started.elapsed() > Duration::from_secs(40) {
+            return (status, started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_order_ending_in_99_is_paid() {
+    let order = given_order(10099).await;
+
+    let response = checkout(&order).await;
+
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "PaymentPending");
+    assert!(body["paymentId"].is_string());
+    let (status, took) = settled_status(&order).await;
+    assert_eq!(status, "PaymentSuccess", "after {took:?}");
+}
+
+#[tokio::test]
+async fn an_order_ending_in_11_fails_and_can_be_checked_out_again() {
+    let order = given_order(5011).await;
+
+    assert_eq!(checkout(&order).await.status(), 202);
+    let (status, _) = settled_status(&order).await;
+    assert_eq!(status, "PaymentFailed");
+
+    let again = checkout(&order).await;
+    assert_eq!(again.status(), 202, "a failed payment can be retried");
+    let (status, _) = settled_status(&order).await;
+    assert_eq!(status, "PaymentFailed");
+}
+
+#[tokio::test]
+async fn an_order_of_any_other_amount_expires_and_fails() {
+    let order = given_order(10000).await;
+    assert_eq!(checkout(&order).await.status(), 202);
+    let (status, _) = settled_status(&order).await;
+    assert_eq!(status, "PaymentFailed");
+}
+
+#[tokio::test]
+async fn a_second_checkout_while_paying_is_a_409_problem() {
+    let order = given_order(10099).await;
+    let responses = futures::future::join_all((0..5).map(|_| checkout(&order))).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 4, "{statuses:?}");
+    let (status, _) = settled_status(&order).await;
+    assert_eq!(status, "PaymentSuccess");
+    assert_eq!(checkout(&order).await.status(), 409, "a paid order cannot be checked out");
+}
+
+#[tokio::test]
+async fn an_unsigned_webhook_is_refused() {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/payments/webhook", base_url()))
+        .json(&json!({ "paymentRequestId": "x", "totalAmount": 1.0, "statusCode": "SUCCESS",
+            "transaction": { "transactionId": "t", "orderId": OrderId::new_random(), "transactionTime": Utc::now() } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
