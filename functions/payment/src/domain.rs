@@ -5,17 +5,15 @@ use chrono::{DateTime, Duration, Utc};
 use http::HeaderMap;
 use shared::contracts::{PaymentProvider, PaymentResponse, PaymentStatus};
 use shared::{Money, OrderId, PaymentId, UserId, ValidationError};
-use uuid::Uuid;
-
-/// Payment ids are UUID v5 of the caller's idempotency key under this namespace, so a
-/// retried payment request names the same payment. Never change it: stored payments
-/// would no longer be found by their keys.
-const PAYMENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1d_5e0a_8f7b_4f5e_9a51_6b2e_0c44_d7a9);
 
 /// How long the delivery that recorded (or took over) an outcome has to confirm the
 /// order before another delivery may do it. Longer than the function's timeout, so a
 /// live winner is never overtaken.
 pub const CONFIRM_LEASE: Duration = Duration::seconds(30);
+
+/// The most a deferred delivery is told to wait: the lease holder normally confirms
+/// within a second or two, long before its lease ends, and a retry then gets a 200.
+pub const MAX_RETRY_AFTER_SECS: u64 = 5;
 
 const MAX_TOKEN_LEN: usize = 200;
 
@@ -55,9 +53,10 @@ impl IdempotencyKey {
         Self::parse(raw)
     }
 
-    /// The payment this key names: the same key always gives the same id.
+    /// The payment this key names: the same key always gives the same id, the one the
+    /// order service derives too (it records the id on the order before asking).
     pub fn payment_id(&self) -> PaymentId {
-        PaymentId::from_uuid(Uuid::new_v5(&PAYMENT_ID_NAMESPACE, self.0.as_bytes()))
+        PaymentId::for_idempotency_key(&self.0)
     }
 
     pub fn as_str(&self) -> &str {
@@ -187,7 +186,7 @@ pub enum Decision {
     TakeOver { observed: Option<DateTime<Utc>> },
     /// The order already knows: nothing to do.
     AlreadyConfirmed,
-    /// Another delivery holds a live lease; the provider should retry later.
+    /// Another delivery holds a live lease; the provider should retry in a few seconds.
     InProgress { retry_after_secs: u64 },
     /// A different outcome is recorded; this one is not applied.
     Conflict { recorded: PaymentStatus },
@@ -209,7 +208,7 @@ pub fn decide(payment: &Payment, outcome: PaymentStatus, now: DateTime<Utc>) -> 
         Some(until) if until > now => {
             let millis = u64::try_from((until - now).num_milliseconds()).unwrap_or(0);
             Decision::InProgress {
-                retry_after_secs: millis.div_ceil(1000).max(1),
+                retry_after_secs: millis.div_ceil(1000).clamp(1, MAX_RETRY_AFTER_SECS),
             }
         }
         observed => Decision::TakeOver { observed },
@@ -237,6 +236,7 @@ mod tests {
         let c = IdempotencyKey::parse("checkout-2").unwrap();
         assert_eq!(a.payment_id(), b.payment_id());
         assert_ne!(a.payment_id(), c.payment_id());
+        assert_eq!(a.payment_id(), PaymentId::for_idempotency_key("checkout-1"));
     }
 
     #[test]
@@ -313,18 +313,19 @@ mod tests {
     }
 
     #[test]
-    fn a_duplicate_during_a_live_lease_is_told_when_to_retry() {
+    fn a_duplicate_during_a_live_lease_is_told_to_retry_within_seconds() {
         let now = Utc::now();
-        let payment = Payment {
-            confirming_until: Some(now + Duration::milliseconds(12_300)),
+        let leased = |millis| Payment {
+            confirming_until: Some(now + Duration::milliseconds(millis)),
             ..recorded(PaymentStatus::Expired)
         };
-        assert_eq!(
-            decide(&payment, PaymentStatus::Expired, now),
-            Decision::InProgress {
-                retry_after_secs: 13
-            }
-        );
+        for (left_ms, retry_after_secs) in [(2_300, 3), (1, 1), (29_000, MAX_RETRY_AFTER_SECS)] {
+            assert_eq!(
+                decide(&leased(left_ms), PaymentStatus::Expired, now),
+                Decision::InProgress { retry_after_secs },
+                "{left_ms} ms left"
+            );
+        }
     }
 
     #[test]

@@ -6,18 +6,18 @@
 //! - the first delivery moves the payment from Requested to its outcome, appends the
 //!   transaction and takes a 30 s confirm lease, in one write; only the delivery whose
 //!   write succeeded calls confirm-payment, then marks the order confirmed;
-//! - a duplicate finds the order confirmed (200), or a live lease (503 with Retry-After:
-//!   the provider retries later), or an expired lease (its holder died: it takes the
-//!   lease over with a write conditional on the lease it saw, and confirms);
+//! - a duplicate finds the order confirmed (200), or a live lease (503 with a Retry-After
+//!   of a few seconds: the provider retries), or an expired lease (its holder died: it
+//!   takes the lease over with a write conditional on the lease it saw, and confirms);
 //! - a different outcome than the recorded one is a 409 and changes nothing.
 
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
-use shared::http::{HandlerResult, json};
+use shared::http::{ApiError, HandlerResult, json};
 use shared::signature;
-use shared::{CorrelationId, OrderId, Problem, ValidationError};
+use shared::{CorrelationId, OrderId, ValidationError};
 
 use crate::config::WebhookSecret;
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
@@ -217,10 +217,9 @@ fn retry_later(
     request: &Request,
     correlation_id: &CorrelationId,
 ) -> Response<Body> {
-    use shared::http::ApiError as _;
     tracing::info!(status = 503, retry_after_secs, error = %err, "request deferred");
-    let problem: Problem = err.problem();
-    let mut response = problem
+    let mut response = err
+        .problem()
         .with_instance(request.uri().path())
         .with_correlation_id(correlation_id.as_str())
         .into_response();
@@ -266,7 +265,7 @@ mod tests {
         }
     }
 
-    /// A payment the e-wallet knows as `ewallet-<n>`.
+    /// A Requested payment the e-wallet knows as `ewallet-<paymentId>`.
     async fn given_payment(
         deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation>,
         cents: i64,
@@ -370,7 +369,10 @@ mod tests {
             .await
             .unwrap_err();
 
-        assert_eq!(err.retry_after_secs(), Some(25));
+        assert_eq!(
+            err.retry_after_secs(),
+            Some(crate::domain::MAX_RETRY_AFTER_SECS)
+        );
         assert!(deps.orders.confirmations().is_empty());
     }
 

@@ -5,9 +5,10 @@
 //! 60 s lease); one that cannot claim does nothing. The webhook is serialised once, signed
 //! over those bytes and POSTed as they are. Then:
 //! - 2xx → Sent;
-//! - a permanent 4xx (not 408/429) → Rejected, logged as an error, `Ok`: retrying cannot help;
-//! - a transient failure after the client's retries (5xx, 408, 429, timeouts, refused
-//!   connections) → the claim is released (Pending) and `Err` goes to the runtime, so the
+//! - a permanent 4xx (not 404/408/429) → Rejected, logged as an error, `Ok`: retrying cannot help;
+//! - a transient failure after the client's retries (5xx, 404, 408, 429, timeouts, refused
+//!   connections; 404 because the merchant may not have stored our request id yet when a
+//!   near-zero delay fires the webhook, or its index may lag) → the claim is released (Pending) and `Err` goes to the runtime, so the
 //!   invocation is retried.
 //!
 //! An event that names no known request is logged and answered `Ok` for the same reason.
@@ -190,7 +191,7 @@ fn classify(err: &CallError) -> Failure {
     match err {
         CallError::Decode { .. } => Failure::DeliveredAnyway,
         CallError::Status { status, .. }
-            if (400..500).contains(status) && !matches!(status, 408 | 429) =>
+            if (400..500).contains(status) && !matches!(status, 404 | 408 | 429) =>
         {
             Failure::Permanent(*status)
         }
@@ -492,7 +493,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_refusal_rejects_the_request_for_good() {
-        for status in [400, 401, 404, 409, 422] {
+        for status in [400, 401, 409, 422] {
             let d = dispatcher();
             let id = given_request(&d, 10099).await;
             d.sender.answer([status]);
@@ -513,8 +514,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn timeouts_and_throttling_are_transient() {
-        for status in [408, 429, 500, 502, 504] {
+    async fn timeouts_throttling_and_not_yet_known_are_transient() {
+        for status in [404, 408, 429, 500, 502, 504] {
             let d = dispatcher();
             let id = given_request(&d, 10099).await;
             d.sender.answer([status]);

@@ -1,0 +1,9 @@
+//! Integration tests of the payment service's handlers against the AWS emulator, with a
+//! local HTTP server per test playing the e-wallet and the order service.
+//! Each test works on its own random keys and ids, so tests share the table and run in
+//! parallel.
+
+mod events;
+mod helpers;
+mod request;
+mod webhook;
