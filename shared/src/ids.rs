@@ -59,6 +59,17 @@ uuid_id!(UserId, "userId");
 uuid_id!(OrderId, "orderId");
 uuid_id!(PaymentId, "paymentId");
 
+impl PaymentId {
+    /// The payment id of the payment requested under `idempotency_key`. Both the order
+    /// service (which records it on the order before asking) and the payment service
+    /// (which stores the payment under it) derive it, so a confirmation can be matched to
+    /// the checkout attempt it belongs to, whichever arrives first.
+    pub fn for_idempotency_key(idempotency_key: &str) -> Self {
+        const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a0e_9d4b_4c3e_8a57_1b2c_3d4e_5f60);
+        Self(Uuid::new_v5(&NAMESPACE, idempotency_key.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,16 +101,5 @@ mod tests {
             assert_eq!(err.field, "userId", "{raw}");
             assert_eq!(OrderId::parse(raw).unwrap_err().field, "orderId");
         }
-    }
-}
-
-impl PaymentId {
-    /// The payment id of the payment requested under `idempotency_key`. Both the order
-    /// service (which records it on the order before asking) and the payment service
-    /// (which stores the payment under it) derive it, so a confirmation can be matched to
-    /// the checkout attempt it belongs to, whichever arrives first.
-    pub fn for_idempotency_key(idempotency_key: &str) -> Self {
-        const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a0e_9d4b_4c3e_8a57_1b2c_3d4e_5f60);
-        Self(Uuid::new_v5(&NAMESPACE, idempotency_key.as_bytes()))
     }
 }

@@ -1,11 +1,12 @@
 //! `local-runner`: on one machine, does what AWS does between the functions of
 //! template.yaml, reading the stack that `localstack/provision.py` describes in
-//! `.local/stack.json`. Each event source is a sibling service here: today the HttpApi
-//! routes; SQS queues and EventBridge Scheduler schedules fit beside it. Functions are
-//! reached only through the Lambda Invoke API. No business logic lives here.
+//! `.local/stack.json`. Each event source is a sibling service here: the HttpApi routes and
+//! the EventBridge Scheduler poller (SQS queues fit beside them). Functions are reached
+//! only through the Lambda Invoke API. No business logic lives here.
 
 mod http_api;
 mod invoke;
+mod scheduler;
 mod shutdown;
 mod stack;
 
@@ -14,6 +15,7 @@ use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_config::BehaviorVersion;
@@ -25,6 +27,7 @@ use tracing_subscriber::EnvFilter;
 
 use http_api::HttpApiServer;
 use invoke::Invoker;
+use scheduler::SchedulerPoller;
 use stack::{EventSource, FunctionNames, Stack};
 
 #[derive(Debug, Parser)]
@@ -49,6 +52,23 @@ struct Args {
     /// Where to serve the HttpApi routes.
     #[arg(long, env = "LOCAL_RUNNER_LISTEN", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
+    /// The AWS emulator, whose Scheduler API is polled (default: the stack's EndpointUrl).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    aws_endpoint: Option<String>,
+    /// The emulator's region (default: the stack's Region).
+    #[arg(long, env = "AWS_REGION")]
+    region: Option<String>,
+    /// How often to poll the emulator for EventBridge Scheduler schedules, in milliseconds.
+    #[arg(
+        long,
+        env = "LOCAL_RUNNER_SCHEDULER_POLL_MS",
+        default_value_t = 250,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    scheduler_poll_ms: u64,
+    /// Do not fire schedules (for an emulator that fires them itself, such as LocalStack).
+    #[arg(long, env = "LOCAL_RUNNER_NO_SCHEDULER")]
+    no_scheduler: bool,
 }
 
 #[tokio::main]
@@ -76,10 +96,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let functions = stack.functions(args.function_names)?;
     report_unserved_events(&functions);
 
+    let aws_endpoint = args
+        .aws_endpoint
+        .clone()
+        .unwrap_or_else(|| stack.endpoint_url.clone());
+    let region = args.region.clone().unwrap_or_else(|| stack.region.clone());
     let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(stack.region.clone()))
+        .region(Region::new(region))
         .credentials_provider(Credentials::new("test", "test", None, None, "local-runner"))
-        .endpoint_url(&stack.endpoint_url)
+        .endpoint_url(&aws_endpoint)
         .load()
         .await;
     let invoker = Invoker::new(&sdk_config, &args.lambda_endpoint);
@@ -108,6 +133,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
             http.describe()
         );
         services.spawn(http.run(listener, shutdown.clone()));
+    }
+
+    let poll = Duration::from_millis(args.scheduler_poll_ms);
+    let scheduler = SchedulerPoller::new(&sdk_config, &functions, invoker.clone(), poll);
+    if args.no_scheduler {
+        tracing::info!("EventBridge Scheduler schedules are not fired (--no-scheduler)");
+    } else if !scheduler.has_targets() {
+        tracing::info!("no function of the stack has an Arn: no schedule can target one");
+    } else {
+        println!(
+            "EventBridge Scheduler poller active: every {} ms, lists the schedules of {aws_endpoint} \
+             and fires due one-time at() schedules whose target is one of these functions, \
+             invoked through {}:\n{}",
+            poll.as_millis(),
+            args.lambda_endpoint,
+            scheduler.describe()
+        );
+        services.spawn(scheduler.run(shutdown.clone()));
     }
 
     if services.is_empty() {

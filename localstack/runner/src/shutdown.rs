@@ -27,6 +27,11 @@ impl Trigger {
 }
 
 impl Shutdown {
+    /// Whether the shutdown has fired (or its trigger is gone).
+    pub fn is_fired(&self) -> bool {
+        *self.receiver.borrow() || self.receiver.has_changed().is_err()
+    }
+
     /// Resolves once the shutdown has fired (or its trigger is gone).
     pub async fn wait(mut self) {
         // An error means the trigger was dropped: shut down too.
@@ -77,5 +82,16 @@ mod tests {
         for waiter in waiters {
             assert!(waiter.await.is_ok());
         }
+    }
+
+    #[test]
+    fn a_handle_tells_whether_the_shutdown_has_fired() {
+        let (trigger, shutdown) = channel();
+        assert!(!shutdown.is_fired());
+        trigger.fire();
+        assert!(shutdown.is_fired());
+        let (trigger, shutdown) = channel();
+        drop(trigger);
+        assert!(shutdown.is_fired(), "a dropped trigger counts as fired");
     }
 }

@@ -38,9 +38,8 @@ pub struct Resource {
     /// What `!Ref` returns.
     #[serde(default)]
     pub physical_id: Value,
-    /// What `!GetAtt` returns (a queue's Arn, to find the queue an SQS event names).
+    /// What `!GetAtt` returns (a function's Arn, to find the function a schedule targets).
     #[serde(default)]
-    #[allow(dead_code, reason = "read by the SQS and Scheduler event sources")]
     pub attributes: BTreeMap<String, Value>,
 }
 
@@ -59,6 +58,8 @@ pub struct Function {
     pub logical_id: String,
     /// The name to pass to the Invoke API.
     pub invoke_name: String,
+    /// `!GetAtt <LogicalId>.Arn`: how schedules and other AWS targets name it.
+    pub arn: Option<String>,
     pub events: Vec<Event>,
 }
 
@@ -156,6 +157,11 @@ impl Stack {
             functions.push(Function {
                 logical_id: logical_id.clone(),
                 invoke_name,
+                arn: resource
+                    .attributes
+                    .get("Arn")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 events: events_of(logical_id, &resource.properties)?,
             });
         }
@@ -224,6 +230,7 @@ mod tests {
                     "Properties": {"Auth": {"EnableIamAuthorizer": true}}, "Attributes": {}},
         "OrderGetFunction": {
           "Type": "AWS::Serverless::Function", "PhysicalId": "checkout-local-OrderGetFunction",
+          "Attributes": {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:checkout-local-OrderGetFunction"},
           "Metadata": {"BuildProperties": {"Binary": "order-get"}},
           "Properties": {"Events": {
             "Get": {"Type": "HttpApi", "Properties": {"ApiId": "abc123", "Method": "GET",
@@ -273,6 +280,17 @@ mod tests {
             panic!("expected an HttpApi event");
         };
         assert!(catch_all.path.is_none() && catch_all.method.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn functions_carry_their_arn_when_the_stack_has_one() -> anyhow::Result<()> {
+        let functions = Stack::parse(STACK)?.functions(FunctionNames::Binary)?;
+        assert_eq!(functions[0].arn, None);
+        assert_eq!(
+            functions[1].arn.as_deref(),
+            Some("arn:aws:lambda:us-east-1:123456789012:function:checkout-local-OrderGetFunction")
+        );
         Ok(())
     }
 

@@ -17,7 +17,10 @@ fn base_url() -> String {
 
 async fn repo() -> DynamoDbOrderRepository {
     let config = shared::testing::sdk_config().await;
-    DynamoDbOrderRepository::new(aws_sdk_dynamodb::Client::new(&config), local_env("ORDERS_TABLE"))
+    DynamoDbOrderRepository::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        local_env("ORDERS_TABLE"),
+    )
 }
 
 /// A fresh user with one order of `cents`.
@@ -28,15 +31,26 @@ async fn given_order(cents: i64) -> Order {
         unit_price: Money::from_cents(cents, Currency::USD),
         quantity: 1,
     };
-    let order = Order::create(OrderId::new_random(), UserId::new_random(), format!("Flow test {cents}"), vec![detail], Utc::now())
-        .unwrap();
+    let order = Order::create(
+        OrderId::new_random(),
+        UserId::new_random(),
+        format!("Flow test {cents}"),
+        vec![detail],
+        Utc::now(),
+    )
+    .unwrap();
     assert!(repo().await.insert_if_absent(&order).await.unwrap());
     order
 }
 
 async fn checkout(order: &Order) -> reqwest::Response {
     reqwest::Client::new()
-        .post(format!("{}/api/v1/users/{}/orders/{}/checkout", base_url(), order.user_id, order.id))
+        .post(format!(
+            "{}/api/v1/users/{}/orders/{}/checkout",
+            base_url(),
+            order.user_id,
+            order.id
+        ))
         .header("x-correlation-id", format!("e2e-flow-{}", order.id))
         .json(&json!({ "paymentProvider": "Ewallet" }))
         .send()
@@ -45,12 +59,17 @@ async fn checkout(order: &Order) -> reqwest::Response {
 }
 
 async fn order_status(order: &Order) -> String {
-    let body: Value = reqwest::get(format!("{}/api/internal/v1/users/{}/orders/{}", base_url(), order.user_id, order.id))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = reqwest::get(format!(
+        "{}/api/internal/v1/users/{}/orders/{}",
+        base_url(),
+        order.user_id,
+        order.id
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     body["status"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -107,11 +126,23 @@ async fn a_second_checkout_while_paying_is_a_409_problem() {
     let order = given_order(10099).await;
     let responses = futures::future::join_all((0..5).map(|_| checkout(&order))).await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 4, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        4,
+        "{statuses:?}"
+    );
     let (status, _) = settled_status(&order).await;
     assert_eq!(status, "PaymentSuccess");
-    assert_eq!(checkout(&order).await.status(), 409, "a paid order cannot be checked out");
+    assert_eq!(
+        checkout(&order).await.status(),
+        409,
+        "a paid order cannot be checked out"
+    );
 }
 
 #[tokio::test]
@@ -124,5 +155,8 @@ async fn an_unsigned_webhook_is_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 }
