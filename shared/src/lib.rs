@@ -13,6 +13,7 @@ pub mod money;
 pub mod paging;
 pub mod problem;
 pub mod signature;
+pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -1,18 +1,16 @@
 //! The orders table: partition key `userId`, sort key `orderId`, so every read names one
 //! user's partition. `nameKey` holds the case-folded name the search filters on.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::contracts::OrderStatus;
 use shared::paging::{NameFilter, fold_case};
+use shared::store::{self, Item};
 use shared::{Currency, Money, OrderId, PaymentId, UserId};
 
 use crate::repository::{CheckoutStart, OrderRepository, RepositoryError, SearchHits, Transition};
@@ -139,37 +137,15 @@ impl TryFrom<OrderItem> for Order {
     }
 }
 
-fn key(user: UserId, order: OrderId) -> HashMap<String, AttributeValue> {
-    HashMap::from([
+fn key(user: UserId, order: OrderId) -> Item {
+    Item::from([
         ("userId".to_owned(), AttributeValue::S(user.to_string())),
         ("orderId".to_owned(), AttributeValue::S(order.to_string())),
     ])
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// True when a conditional write failed its condition (someone else changed the item).
-fn is_condition_failure<E>(err: &SdkError<E>) -> bool
-where
-    E: ProvideErrorMetadata,
-{
-    matches!(err, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
-}
-
-fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
-    RepositoryError::Store(Box::new(err))
-}
-
-fn decode(
-    item: std::collections::HashMap<String, AttributeValue>,
-) -> Result<Order, RepositoryError> {
-    let item: OrderItem = serde_dynamo::from_item(item).map_err(|e| RepositoryError::Corrupt {
-        key: "?".into(),
-        reason: e.to_string(),
-    })?;
-    Order::try_from(item)
+fn decode(item: Item) -> Result<Order, RepositoryError> {
+    Order::try_from(store::decode::<OrderItem>(item)?)
 }
 
 impl OrderRepository for DynamoDbOrderRepository {
@@ -197,7 +173,7 @@ impl OrderRepository for DynamoDbOrderRepository {
                         AttributeValue::S(filter.folded().to_owned()),
                     );
             }
-            let page = query.send().await.map_err(store_error)?;
+            let page = query.send().await.map_err(store::failed)?;
             hits.items_read += u64::try_from(page.scanned_count()).unwrap_or(0);
             for item in page.items.unwrap_or_default() {
                 hits.orders.push(decode(item)?);
@@ -221,30 +197,19 @@ impl OrderRepository for DynamoDbOrderRepository {
             .key("orderId", AttributeValue::S(order.to_string()))
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store::failed)?;
         output.item.map(decode).transpose()
     }
 
     #[tracing::instrument(skip(self, order), fields(table = %self.table, order_id = %order.id))]
     async fn insert_if_absent(&self, order: &Order) -> Result<bool, RepositoryError> {
-        let item = serde_dynamo::to_item(OrderItem::from(order)).map_err(store_error)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(orderId)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(err))
-                if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(store_error(err)),
-        }
+        store::put_if_absent(
+            &self.client,
+            &self.table,
+            &OrderItem::from(order),
+            "orderId",
+        )
+        .await
     }
 
     #[tracing::instrument(skip(self, start), fields(table = %self.table, order_id = %start.order.id, attempt = start.attempt))]
@@ -256,7 +221,7 @@ impl OrderRepository for DynamoDbOrderRepository {
         } else {
             "checkoutAttempt = :previousAttempt"
         };
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -266,19 +231,13 @@ impl OrderRepository for DynamoDbOrderRepository {
                 "SET #status = :pending, checkoutAttempt = :attempt, paymentId = :paymentId, updatedAtUtc = :now",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":previousStatus", s(order.status.as_str()))
+            .expression_attribute_values(":previousStatus", store::text(order.status.as_str()))
             .expression_attribute_values(":previousAttempt", AttributeValue::N(order.checkout_attempt.to_string()))
-            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
+            .expression_attribute_values(":pending", store::text(OrderStatus::PaymentPending.as_str()))
             .expression_attribute_values(":attempt", AttributeValue::N(start.attempt.to_string()))
-            .expression_attribute_values(":paymentId", s(start.payment_id.to_string()))
-            .expression_attribute_values(":now", s(start.now.to_rfc3339()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(store_error(err)),
-        }
+            .expression_attribute_values(":paymentId", store::text(start.payment_id.to_string()))
+            .expression_attribute_values(":now", store::timestamp(start.now)?);
+        store::update_if(update).await
     }
 
     #[tracing::instrument(skip(self, order), fields(table = %self.table, order_id = %order.id))]
@@ -289,7 +248,7 @@ impl OrderRepository for DynamoDbOrderRepository {
         back_to: OrderStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -297,17 +256,14 @@ impl OrderRepository for DynamoDbOrderRepository {
             .condition_expression("#status = :pending AND paymentId = :paymentId")
             .update_expression("SET #status = :backTo, updatedAtUtc = :now")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
-            .expression_attribute_values(":paymentId", s(payment_id.to_string()))
-            .expression_attribute_values(":backTo", s(back_to.as_str()))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(store_error(err)),
-        }
+            .expression_attribute_values(
+                ":pending",
+                store::text(OrderStatus::PaymentPending.as_str()),
+            )
+            .expression_attribute_values(":paymentId", store::text(payment_id.to_string()))
+            .expression_attribute_values(":backTo", store::text(back_to.as_str()))
+            .expression_attribute_values(":now", store::timestamp(now)?);
+        store::update_if(update).await
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
@@ -327,10 +283,13 @@ impl OrderRepository for DynamoDbOrderRepository {
             .condition_expression("#status = :pending AND paymentId = :paymentId")
             .update_expression("SET #status = :to, updatedAtUtc = :now")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":pending", s(OrderStatus::PaymentPending.as_str()))
-            .expression_attribute_values(":paymentId", s(payment_id.to_string()))
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(
+                ":pending",
+                store::text(OrderStatus::PaymentPending.as_str()),
+            )
+            .expression_attribute_values(":paymentId", store::text(payment_id.to_string()))
+            .expression_attribute_values(":to", store::text(to.as_str()))
+            .expression_attribute_values(":now", store::timestamp(now)?)
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -343,11 +302,11 @@ impl OrderRepository for DynamoDbOrderRepository {
                     reason: "update returned no item".into(),
                 }),
             },
-            Err(err) if is_condition_failure(&err) => {
+            Err(err) if store::is_condition_failure(&err) => {
                 // The old item comes back with the failed condition, saving a read.
                 let old = match &err {
                     SdkError::ServiceError(e) => match e.err() {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
+                        UpdateItemError::ConditionalCheckFailedException(c) => c.item.clone(),
                         _ => None,
                     },
                     _ => None,
@@ -365,7 +324,7 @@ impl OrderRepository for DynamoDbOrderRepository {
                     Some(o) => Transition::Conflict(o),
                 })
             }
-            Err(err) => Err(store_error(err)),
+            Err(err) => Err(store::failed(err)),
         }
     }
 }

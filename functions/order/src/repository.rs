@@ -16,13 +16,7 @@ pub struct SearchHits {
     pub items_read: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RepositoryError {
-    #[error("order store call failed")]
-    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("stored order {key} is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
-}
+pub use shared::store::StoreError as RepositoryError;
 
 /// A checkout attempt to record: the order as it was read, and the payment it will get.
 #[derive(Debug, Clone, Copy)]

@@ -2,17 +2,13 @@
 //! only) finds a payment by the e-wallet's id once it is set. `confirmingUntil` is the
 //! confirm lease's end in Unix milliseconds (compared for equality in conditions).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::contracts::{PaymentProvider, PaymentStatus};
+use shared::store::{self, Item};
 use shared::{Currency, Money, OrderId, PaymentId, UserId};
 
 use crate::domain::{ExternalId, IdempotencyKey, Payment, Transaction};
@@ -156,30 +152,12 @@ impl TryFrom<PaymentItem> for Payment {
     }
 }
 
-fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
-    RepositoryError::Store(Box::new(err))
-}
-
-fn decode(item: HashMap<String, AttributeValue>) -> Result<Payment, RepositoryError> {
-    let item: PaymentItem =
-        serde_dynamo::from_item(item).map_err(|e| RepositoryError::Corrupt {
-            key: "?".into(),
-            reason: e.to_string(),
-        })?;
-    Payment::try_from(item)
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
+fn decode(item: Item) -> Result<Payment, RepositoryError> {
+    Payment::try_from(store::decode::<PaymentItem>(item)?)
 }
 
 fn millis(at: DateTime<Utc>) -> AttributeValue {
     AttributeValue::N(at.timestamp_millis().to_string())
-}
-
-/// Timestamps are written as serde writes them in whole items, so both read back alike.
-fn timestamp(at: DateTime<Utc>) -> Result<AttributeValue, RepositoryError> {
-    serde_dynamo::to_attribute_value(at).map_err(store_error)
 }
 
 impl DynamoDbPaymentRepository {
@@ -187,47 +165,20 @@ impl DynamoDbPaymentRepository {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("paymentId", s(id.to_string()))
-    }
-
-    /// Sends a conditional update: `Ok(false)` when its condition did not hold.
-    async fn conditional(&self, update: UpdateItemFluentBuilder) -> Result<bool, RepositoryError> {
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(err))
-                if matches!(
-                    err.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(store_error(err)),
-        }
+            .key("paymentId", store::text(id.to_string()))
     }
 }
 
 impl PaymentRepository for DynamoDbPaymentRepository {
     #[tracing::instrument(skip(self, payment), fields(table = %self.table, payment_id = %payment.id))]
     async fn insert_if_absent(&self, payment: &Payment) -> Result<bool, RepositoryError> {
-        let item = serde_dynamo::to_item(PaymentItem::from(payment)).map_err(store_error)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(paymentId)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(err))
-                if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(store_error(err)),
-        }
+        store::put_if_absent(
+            &self.client,
+            &self.table,
+            &PaymentItem::from(payment),
+            "paymentId",
+        )
+        .await
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
@@ -236,11 +187,11 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("paymentId", s(id.to_string()))
+            .key("paymentId", store::text(id.to_string()))
             .consistent_read(true)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store::failed)?;
         output.item.map(decode).transpose()
     }
 
@@ -255,11 +206,11 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .table_name(&self.table)
             .index_name(BY_EXTERNAL_ID)
             .key_condition_expression("externalId = :external")
-            .expression_attribute_values(":external", s(external.as_str()))
+            .expression_attribute_values(":external", store::text(external.as_str()))
             .limit(2)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store::failed)?;
         let ids: Vec<&str> = output
             .items()
             .iter()
@@ -293,9 +244,9 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .condition_expression(
                 "attribute_exists(paymentId) AND (attribute_not_exists(externalId) OR externalId = :external)",
             )
-            .expression_attribute_values(":external", s(external.as_str()))
-            .expression_attribute_values(":now", timestamp(now)?);
-        self.conditional(update).await
+            .expression_attribute_values(":external", store::text(external.as_str()))
+            .expression_attribute_values(":now", store::timestamp(now)?);
+        store::update_if(update).await
     }
 
     #[tracing::instrument(skip(self, transaction), fields(table = %self.table))]
@@ -308,7 +259,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
         let tx = serde_dynamo::to_attribute_value(TransactionItem::from(transaction))
-            .map_err(store_error)?;
+            .map_err(store::failed)?;
         let update = self
             .update(id)
             .update_expression(
@@ -318,13 +269,16 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             )
             .condition_expression("#status = :requested")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":outcome", s(outcome.as_str()))
-            .expression_attribute_values(":requested", s(PaymentStatus::Requested.as_str()))
+            .expression_attribute_values(":outcome", store::text(outcome.as_str()))
+            .expression_attribute_values(
+                ":requested",
+                store::text(PaymentStatus::Requested.as_str()),
+            )
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":tx", AttributeValue::L(vec![tx]))
             .expression_attribute_values(":lease", millis(lease_until))
-            .expression_attribute_values(":now", timestamp(now)?);
-        self.conditional(update).await
+            .expression_attribute_values(":now", store::timestamp(now)?);
+        store::update_if(update).await
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
@@ -347,14 +301,14 @@ impl PaymentRepository for DynamoDbPaymentRepository {
                 "#status = :status AND orderConfirmed = :false AND {lease_condition}"
             ))
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":status", store::text(status.as_str()))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":lease", millis(lease_until))
-            .expression_attribute_values(":now", timestamp(now)?);
+            .expression_attribute_values(":now", store::timestamp(now)?);
         if let Some(observed) = observed {
             update = update.expression_attribute_values(":observed", millis(observed));
         }
-        self.conditional(update).await
+        store::update_if(update).await
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
@@ -370,8 +324,8 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             )
             .condition_expression("attribute_exists(paymentId)")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", timestamp(now)?);
-        if self.conditional(update).await? {
+            .expression_attribute_values(":now", store::timestamp(now)?);
+        if store::update_if(update).await? {
             Ok(())
         } else {
             Err(RepositoryError::Corrupt {
@@ -394,7 +348,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .condition_expression("confirmingUntil = :lease AND orderConfirmed = :false")
             .expression_attribute_values(":lease", millis(lease_until))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":now", timestamp(now)?);
-        self.conditional(update).await
+            .expression_attribute_values(":now", store::timestamp(now)?);
+        store::update_if(update).await
     }
 }

@@ -6,13 +6,7 @@ use shared::contracts::PaymentStatus;
 
 use crate::domain::{ExternalId, Payment, Transaction};
 
-#[derive(Debug, thiserror::Error)]
-pub enum RepositoryError {
-    #[error("payment store call failed")]
-    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("stored payment {key} is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
-}
+pub use shared::store::StoreError as RepositoryError;
 
 /// The payments the payment service needs, as the domain sees them. Every change is a
 /// conditional write: `false` means the condition did not hold and nothing changed.

@@ -3,16 +3,12 @@
 //! schedule cannot both deliver: `leaseUntil` (epoch milliseconds, a number so that the
 //! condition compares it correctly) and `claimToken` name the firing that holds a request.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use shared::store::{self, Item};
 use shared::{Currency, Money, OrderId};
 
 use super::domain::{
@@ -123,46 +119,12 @@ impl TryFrom<RequestItem> for EwalletRequest {
     }
 }
 
-fn store_error(err: impl std::error::Error + Send + Sync + 'static) -> RepositoryError {
-    RepositoryError::Store(Box::new(err))
-}
-
-fn decode(item: HashMap<String, AttributeValue>) -> Result<EwalletRequest, RepositoryError> {
-    let item: RequestItem =
-        serde_dynamo::from_item(item).map_err(|e| RepositoryError::Corrupt {
-            key: "?".into(),
-            reason: e.to_string(),
-        })?;
-    EwalletRequest::try_from(item)
-}
-
-fn text(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// Times as serde_dynamo writes them, so updated attributes read back like inserted ones.
-fn time(at: DateTime<Utc>) -> Result<AttributeValue, RepositoryError> {
-    serde_dynamo::to_attribute_value(at).map_err(store_error)
+fn decode(item: Item) -> Result<EwalletRequest, RepositoryError> {
+    EwalletRequest::try_from(store::decode::<RequestItem>(item)?)
 }
 
 fn millis(at: DateTime<Utc>) -> AttributeValue {
     AttributeValue::N(at.timestamp_millis().to_string())
-}
-
-/// Runs a conditional update: `Ok(false)` when the condition did not hold.
-async fn conditional(update: UpdateItemFluentBuilder) -> Result<bool, RepositoryError> {
-    match update.send().await {
-        Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(err))
-            if matches!(
-                err.err(),
-                UpdateItemError::ConditionalCheckFailedException(_)
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(store_error(err)),
-    }
 }
 
 impl DynamoDbEwalletRequests {
@@ -170,34 +132,27 @@ impl DynamoDbEwalletRequests {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("paymentRequestId", text(id.to_string()))
+            .key("paymentRequestId", store::text(id.to_string()))
     }
 }
 
 impl EwalletRequestRepository for DynamoDbEwalletRequests {
     #[tracing::instrument(skip(self, request), fields(table = %self.table, payment_request_id = %request.id))]
     async fn insert_if_absent(&self, request: &EwalletRequest) -> Result<Insert, RepositoryError> {
-        let item = serde_dynamo::to_item(RequestItem::from(request)).map_err(store_error)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(paymentRequestId)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Insert::Inserted),
-            Err(SdkError::ServiceError(err))
-                if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let existing = self.get(request.id).await?.ok_or_else(|| {
-                    RepositoryError::Store("the existing request vanished while read".into())
-                })?;
-                Ok(Insert::Exists(Box::new(existing)))
-            }
-            Err(err) => Err(store_error(err)),
+        if store::put_if_absent(
+            &self.client,
+            &self.table,
+            &RequestItem::from(request),
+            "paymentRequestId",
+        )
+        .await?
+        {
+            return Ok(Insert::Inserted);
         }
+        let existing = self.get(request.id).await?.ok_or_else(|| {
+            RepositoryError::Store("the existing request vanished while read".into())
+        })?;
+        Ok(Insert::Exists(Box::new(existing)))
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
@@ -212,9 +167,9 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
             .update_expression("SET scheduled = :yes, dueAt = :due, updatedAtUtc = :now")
             .condition_expression("attribute_exists(paymentRequestId)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":due", time(due_at)?)
-            .expression_attribute_values(":now", time(now)?);
-        if conditional(update).await? {
+            .expression_attribute_values(":due", store::timestamp(due_at)?)
+            .expression_attribute_values(":now", store::timestamp(now)?);
+        if store::update_if(update).await? {
             Ok(())
         } else {
             Err(RepositoryError::Store(
@@ -229,13 +184,13 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("paymentRequestId", text(id.to_string()))
+            .key("paymentRequestId", store::text(id.to_string()))
             // The claim decides who sends; a stale read would only cost a wasted claim, but
             // a retry must see its own first attempt.
             .consistent_read(true)
             .send()
             .await
-            .map_err(store_error)?;
+            .map_err(store::failed)?;
         output.item.map(decode).transpose()
     }
 
@@ -257,14 +212,14 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
                 "attribute_exists(paymentRequestId) AND \
                  (#status = :pending OR (#status = :sending AND leaseUntil < :now))",
             )
-            .expression_attribute_values(":sending", text(RequestStatus::Sending.as_str()))
-            .expression_attribute_values(":pending", text(RequestStatus::Pending.as_str()))
+            .expression_attribute_values(":sending", store::text(RequestStatus::Sending.as_str()))
+            .expression_attribute_values(":pending", store::text(RequestStatus::Pending.as_str()))
             .expression_attribute_values(":lease", millis(claim.lease_until))
             .expression_attribute_values(":now", millis(now))
-            .expression_attribute_values(":token", text(&claim.token))
-            .expression_attribute_values(":at", time(now)?)
+            .expression_attribute_values(":token", store::text(&claim.token))
+            .expression_attribute_values(":at", store::timestamp(now)?)
             .expression_attribute_values(":one", AttributeValue::N("1".into()));
-        conditional(update).await
+        store::update_if(update).await
     }
 
     #[tracing::instrument(skip(self, token), fields(table = %self.table))]
@@ -278,8 +233,8 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
             .update(id)
             .expression_attribute_names("#status", "status")
             .condition_expression("#status = :sending AND claimToken = :token")
-            .expression_attribute_values(":sending", text(RequestStatus::Sending.as_str()))
-            .expression_attribute_values(":token", text(token));
+            .expression_attribute_values(":sending", store::text(RequestStatus::Sending.as_str()))
+            .expression_attribute_values(":token", store::text(token));
         let update = match settlement {
             Settlement::Sent {
                 outcome,
@@ -290,25 +245,31 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
                     "SET #status = :status, outcome = :outcome, transactionId = :tx, \
                      sentAt = :at, updatedAtUtc = :at REMOVE leaseUntil, claimToken",
                 )
-                .expression_attribute_values(":status", text(RequestStatus::Sent.as_str()))
-                .expression_attribute_values(":outcome", text(outcome_name(*outcome)))
-                .expression_attribute_values(":tx", text(transaction_id))
-                .expression_attribute_values(":at", time(*at)?),
+                .expression_attribute_values(":status", store::text(RequestStatus::Sent.as_str()))
+                .expression_attribute_values(":outcome", store::text(outcome_name(*outcome)))
+                .expression_attribute_values(":tx", store::text(transaction_id))
+                .expression_attribute_values(":at", store::timestamp(*at)?),
             Settlement::Rejected { status, at } => update
                 .update_expression(
                     "SET #status = :status, rejectedStatus = :code, updatedAtUtc = :at \
                      REMOVE leaseUntil, claimToken",
                 )
-                .expression_attribute_values(":status", text(RequestStatus::Rejected.as_str()))
+                .expression_attribute_values(
+                    ":status",
+                    store::text(RequestStatus::Rejected.as_str()),
+                )
                 .expression_attribute_values(":code", AttributeValue::N(status.to_string()))
-                .expression_attribute_values(":at", time(*at)?),
+                .expression_attribute_values(":at", store::timestamp(*at)?),
             Settlement::Released { at } => update
                 .update_expression(
                     "SET #status = :status, updatedAtUtc = :at REMOVE leaseUntil, claimToken",
                 )
-                .expression_attribute_values(":status", text(RequestStatus::Pending.as_str()))
-                .expression_attribute_values(":at", time(*at)?),
+                .expression_attribute_values(
+                    ":status",
+                    store::text(RequestStatus::Pending.as_str()),
+                )
+                .expression_attribute_values(":at", store::timestamp(*at)?),
         };
-        conditional(update).await
+        store::update_if(update).await
     }
 }

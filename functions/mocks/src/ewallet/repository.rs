@@ -7,13 +7,7 @@ use shared::contracts::EwalletStatusCode;
 
 use super::domain::{EwalletRequest, PaymentRequestId};
 
-#[derive(Debug, thiserror::Error)]
-pub enum RepositoryError {
-    #[error("e-wallet request store call failed")]
-    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("stored e-wallet request {key} is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
-}
+pub use shared::store::StoreError as RepositoryError;
 
 /// What a conditional insert found.
 #[derive(Debug, Clone, PartialEq, Eq)]
