@@ -163,3 +163,35 @@ pub fn assert_problem(response: &Response<Body>, status: u16) -> serde_json::Val
     assert_eq!(body["status"], status);
     body
 }
+
+/// The sample events of one function, `events/<function>/*.json`, named
+/// `<function>/<file>.json`, sorted.
+pub fn sample_events(function: &str) -> Vec<String> {
+    let dir = workspace_root().join("events").join(function);
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .map(|name| format!("{function}/{name}"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The text of a sample event named as `sample_events` names it.
+pub fn read_sample(file: &str) -> String {
+    let path = workspace_root().join("events").join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A sample's expected status from a test's table; a sample missing from it fails the test.
+pub fn expected_status(table: &[(&str, u16)], file: &str) -> u16 {
+    table
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, status)| *status)
+        .unwrap_or_else(|| {
+            panic!("events/{file} has no expected status in its crate's tests/api/events.rs")
+        })
+}

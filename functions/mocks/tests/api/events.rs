@@ -1,12 +1,10 @@
 //! Every sample event in `events/` goes through its handler: the files stay true to the code.
 
-use std::path::Path;
-
 use lambda_runtime::{Context, LambdaEvent};
 use mocks::ewallet::dispatcher;
 use mocks::ewallet::domain::PaymentRequestId;
 use serde_json::{Value, json};
-use shared::testing::{body_json, from_event_json, workspace_root};
+use shared::testing::{body_json, from_event_json, read_sample as read, sample_events as files_of};
 
 use crate::helpers::{Receiver, spawn_app};
 
@@ -32,22 +30,6 @@ fn dispatch_result(file: &str) -> Value {
         "ewallet-webhook-dispatcher/malformed.json" => json!({ "result": "malformed" }),
         other => panic!("events/{other} has no expected result in tests/api/events.rs"),
     }
-}
-
-fn files_of(function: &str) -> Vec<String> {
-    let dir = workspace_root().join("events").join(function);
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| format!("{function}/{}", e.file_name().to_string_lossy()))
-        .collect();
-    files.sort();
-    files
-}
-
-fn read(file: &str) -> String {
-    let path = workspace_root().join("events").join(Path::new(file));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[tokio::test]

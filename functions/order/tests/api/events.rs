@@ -1,12 +1,10 @@
 //! Every sample event in `events/` goes through its handler: the files stay true to the code.
 
-use std::path::Path;
-
 use chrono::Utc;
 use order::OrderRepository;
 use order::memory::{FakePayments, InMemoryOrderRepository};
 use shared::contracts::OrderStatus;
-use shared::testing::{from_event_json, workspace_root};
+use shared::testing::{from_event_json, read_sample, sample_events as files_of};
 use shared::{PaymentId, UserId};
 
 use crate::helpers::spawn_app;
@@ -30,30 +28,12 @@ const EXPECTED: &[(&str, u16)] = &[
 /// The payment the confirm-payment samples name.
 const SAMPLE_PAYMENT: &str = "3f0c6b8e-2d1a-4e5f-9a7b-6c5d4e3f2a1b";
 
-fn files_of(function: &str) -> Vec<String> {
-    let dir = workspace_root().join("events").join(function);
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| format!("{function}/{}", e.file_name().to_string_lossy()))
-        .collect();
-    files.sort();
-    files
+fn load(file: &str) -> lambda_http::Request {
+    from_event_json(&read_sample(file))
 }
 
 fn expected(file: &str) -> u16 {
-    EXPECTED
-        .iter()
-        .find(|(name, _)| *name == file)
-        .map(|(_, status)| *status)
-        .unwrap_or_else(|| panic!("events/{file} has no expected status in tests/api/events.rs"))
-}
-
-fn load(file: &str) -> lambda_http::Request {
-    let path = workspace_root().join("events").join(Path::new(file));
-    from_event_json(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
+    shared::testing::expected_status(EXPECTED, file)
 }
 
 #[tokio::test]

@@ -6,11 +6,9 @@
 //! exact body with the local stack's `WEBHOOK_SECRET`; every other file is sent as it is
 //! (so `stale-signature.json` keeps its old signature and must be refused).
 
-use std::path::Path;
-
 use chrono::Utc;
 use payment::{ExternalId, IdempotencyKey, NewPayment, Payment, PaymentRepository};
-use shared::testing::{from_event_json, workspace_root};
+use shared::testing::{from_event_json, read_sample, sample_events as files_of};
 use shared::{Currency, Money, OrderId, UserId};
 
 use crate::helpers::spawn_app;
@@ -32,31 +30,12 @@ const EXPECTED: &[(&str, u16)] = &[
     ("payment-webhook/signed-malformed-body.json", 400),
 ];
 
-fn files_of(function: &str) -> Vec<String> {
-    let dir = workspace_root().join("events").join(function);
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
-        .map(|name| format!("{function}/{name}"))
-        .collect();
-    files.sort();
-    files
+fn read(file: &str) -> serde_json::Value {
+    serde_json::from_str(&read_sample(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 fn expected(file: &str) -> u16 {
-    EXPECTED
-        .iter()
-        .find(|(name, _)| *name == file)
-        .map(|(_, status)| *status)
-        .unwrap_or_else(|| panic!("events/{file} has no expected status in tests/api/events.rs"))
-}
-
-fn read(file: &str) -> serde_json::Value {
-    let path = workspace_root().join("events").join(Path::new(file));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    shared::testing::expected_status(EXPECTED, file)
 }
 
 /// A `signed-*` sample with a fresh signature over its body (see the module docs).
