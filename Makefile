@@ -1,11 +1,15 @@
 # The two commands: `make run` (the stack on http://127.0.0.1:3000) and `make test`.
-.PHONY: run test down install
+.PHONY: run test down install bench
 
 run:
 	bash localstack/stack.sh run
 
 test:
 	bash localstack/test.sh
+
+# The performance benchmark: prints a table and writes BENCHMARKS.md (starts the stack if needed).
+bench:
+	bash localstack/bench.sh
 
 # Stops a stack left running by `localstack/stack.sh up`.
 down:
