@@ -122,7 +122,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         }
     } else {
         Scale {
-            warm_iterations: 300,
+            warm_iterations: 200,
             other_users: 2_000,
             orders_per_other_user: 50,
             own_orders: 200,
@@ -386,7 +386,7 @@ async fn emulator_parts(
             for &count in &scale.growth {
                 eprintln!("[bench] query cost: search latency of a user with {count} orders");
                 let iterations = if count >= 5_000 {
-                    10
+                    5
                 } else if count >= 500 {
                     20
                 } else {

@@ -502,8 +502,8 @@ impl Report {
         let own = q.items.first().map(|i| i.own_orders).unwrap_or(0);
         let _ = writeln!(
             out,
-            "## 4. Query cost\n\nA table with the OrdersTable's key schema{}, holding one user's {own} orders among {} orders of other users \
-            . Items read = the Query's ScannedCount, summed over its pages (`OrderRepository::search`'s `items_read`). Budget: items read = own orders.\n",
+            "## 4. Query cost\n\nA table with the OrdersTable's key schema{}, holding one user's {own} orders among {} orders of other users. \
+            Items read = the Query's ScannedCount, summed over its pages (`OrderRepository::search`'s `items_read`). Budget: items read = own orders.\n",
             self.schema
                 .as_ref()
                 .map(|s| format!(
