@@ -82,3 +82,9 @@ pub async fn update_if(update: UpdateItemFluentBuilder) -> Result<bool, StoreErr
         Err(err) => Err(failed(err)),
     }
 }
+
+/// A time as a number of milliseconds, for attributes that conditions compare (leases):
+/// numbers compare exactly where time strings of varying precision would not.
+pub fn epoch_millis(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N(at.timestamp_millis().to_string())
+}

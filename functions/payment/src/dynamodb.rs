@@ -156,10 +156,6 @@ fn decode(item: Item) -> Result<Payment, RepositoryError> {
     Payment::try_from(store::decode::<PaymentItem>(item)?)
 }
 
-fn millis(at: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::N(at.timestamp_millis().to_string())
-}
-
 impl DynamoDbPaymentRepository {
     fn update(&self, id: PaymentId) -> UpdateItemFluentBuilder {
         self.client
@@ -276,7 +272,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             )
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":tx", AttributeValue::L(vec![tx]))
-            .expression_attribute_values(":lease", millis(lease_until))
+            .expression_attribute_values(":lease", store::epoch_millis(lease_until))
             .expression_attribute_values(":now", store::timestamp(now)?);
         store::update_if(update).await
     }
@@ -303,10 +299,10 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", store::text(status.as_str()))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .expression_attribute_values(":lease", millis(lease_until))
+            .expression_attribute_values(":lease", store::epoch_millis(lease_until))
             .expression_attribute_values(":now", store::timestamp(now)?);
         if let Some(observed) = observed {
-            update = update.expression_attribute_values(":observed", millis(observed));
+            update = update.expression_attribute_values(":observed", store::epoch_millis(observed));
         }
         store::update_if(update).await
     }
@@ -346,7 +342,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .update(id)
             .update_expression("SET updatedAtUtc = :now REMOVE confirmingUntil")
             .condition_expression("confirmingUntil = :lease AND orderConfirmed = :false")
-            .expression_attribute_values(":lease", millis(lease_until))
+            .expression_attribute_values(":lease", store::epoch_millis(lease_until))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":now", store::timestamp(now)?);
         store::update_if(update).await

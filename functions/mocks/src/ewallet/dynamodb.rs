@@ -123,10 +123,6 @@ fn decode(item: Item) -> Result<EwalletRequest, RepositoryError> {
     EwalletRequest::try_from(store::decode::<RequestItem>(item)?)
 }
 
-fn millis(at: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::N(at.timestamp_millis().to_string())
-}
-
 impl DynamoDbEwalletRequests {
     fn update(&self, id: PaymentRequestId) -> UpdateItemFluentBuilder {
         self.client
@@ -214,8 +210,8 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
             )
             .expression_attribute_values(":sending", store::text(RequestStatus::Sending.as_str()))
             .expression_attribute_values(":pending", store::text(RequestStatus::Pending.as_str()))
-            .expression_attribute_values(":lease", millis(claim.lease_until))
-            .expression_attribute_values(":now", millis(now))
+            .expression_attribute_values(":lease", store::epoch_millis(claim.lease_until))
+            .expression_attribute_values(":now", store::epoch_millis(now))
             .expression_attribute_values(":token", store::text(&claim.token))
             .expression_attribute_values(":at", store::timestamp(now)?)
             .expression_attribute_values(":one", AttributeValue::N("1".into()));
