@@ -40,6 +40,8 @@ impl Default for RetrySettings {
 pub enum CallError {
     #[error("could not build the HTTP client")]
     Build(#[source] reqwest::Error),
+    #[error("could not set up TLS")]
+    Tls(#[source] rustls::Error),
     #[error("no AWS credentials to sign the call with")]
     Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
     #[error("could not sign the call")]
@@ -114,7 +116,7 @@ impl ServiceClient {
     }
 
     fn build(signer: Option<Signer>, retry: RetrySettings) -> Result<Self, CallError> {
-        let inner = reqwest::Client::builder()
+        let inner = http_builder()?
             .timeout(retry.attempt_timeout)
             .connect_timeout(Duration::from_secs(2))
             .build()
@@ -240,4 +242,24 @@ impl Signer {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect())
     }
+}
+
+/// A reqwest builder on this crate's TLS set-up. reqwest is built without a default crypto
+/// provider (it would bring aws-lc), so every client starts here.
+pub fn http_builder() -> Result<reqwest::ClientBuilder, CallError> {
+    let tls = tls_config().map_err(CallError::Tls)?;
+    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls))
+}
+
+/// rustls on ring with Mozilla's roots compiled in (webpki-roots): the same trust as a
+/// browser for services outside AWS, without reading the system's CA store at init.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }

@@ -40,7 +40,7 @@ pub fn workspace_root() -> PathBuf {
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let endpoint = local_env("AWS_ENDPOINT_URL");
     let region = local_env("AWS_REGION");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    crate::aws::loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region))
         .credentials_provider(aws_credential_types::Credentials::from_keys(
@@ -48,6 +48,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// An HTTP client for calls to the local stack's API.
+pub fn http() -> reqwest::Client {
+    crate::client::http_builder()
+        .and_then(|builder| builder.build().map_err(crate::client::CallError::Build))
+        .unwrap_or_else(|e| panic!("cannot build an HTTP client: {e}"))
 }
 
 /// An API Gateway HTTP API (payload 2.0) request as `lambda_http` receives it.

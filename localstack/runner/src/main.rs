@@ -102,6 +102,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| stack.endpoint_url.clone());
     let region = args.region.clone().unwrap_or_else(|| stack.region.clone());
     let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        // The emulator is plain HTTP on localhost: no TLS stack needed.
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .region(Region::new(region))
         .credentials_provider(Credentials::new("test", "test", None, None, "local-runner"))
         .endpoint_url(&aws_endpoint)

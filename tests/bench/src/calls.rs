@@ -63,11 +63,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(endpoint: &str) -> Self {
-        Self {
+    pub fn new(endpoint: &str) -> anyhow::Result<Self> {
+        Ok(Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
-        }
+            http: shared::client::http_builder()?.build()?,
+        })
     }
 
     async fn post(&self, action: &str) -> anyhow::Result<String> {

@@ -327,7 +327,7 @@ async fn emulator_config(env: &BTreeMap<String, String>) -> anyhow::Result<aws_c
         .get("AWS_REGION")
         .cloned()
         .unwrap_or_else(|| "us-east-1".to_owned());
-    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+    Ok(shared::aws::loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region))
         .credentials_provider(aws_credential_types::Credentials::from_keys(
@@ -434,7 +434,8 @@ async fn pipeline_part(
             .parameter("EwalletMaxDelaySeconds")
             .unwrap_or_default(),
     );
-    let reachable = reqwest::Client::new()
+    let reachable = shared::client::http_builder()?
+        .build()?
         .get(format!("{}/", args.api_url))
         .timeout(Duration::from_secs(5))
         .send()
@@ -489,7 +490,7 @@ async fn pipeline_part(
 
     let endpoint = env.get("AWS_ENDPOINT_URL").cloned().unwrap_or_default();
     let recorder_problem = calls::unavailable_reason(root);
-    let recorder = calls::Recorder::new(&endpoint);
+    let recorder = calls::Recorder::new(&endpoint)?;
     let recording = match &recorder_problem {
         None => match recorder.start().await {
             Ok(()) => true,

@@ -122,7 +122,7 @@ pub async fn seed(repo: &DynamoDbOrderRepository, count: usize) -> anyhow::Resul
 }
 
 pub async fn run(settings: &Settings, orders: Vec<Order>) -> anyhow::Result<PipelineResult> {
-    let http = reqwest::Client::builder()
+    let http = shared::client::http_builder()?
         .pool_max_idle_per_host(settings.orders.max(8))
         .timeout(Duration::from_secs(120))
         .build()?;

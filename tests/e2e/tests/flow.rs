@@ -44,7 +44,7 @@ async fn given_order(cents: i64) -> Order {
 }
 
 async fn checkout(order: &Order) -> reqwest::Response {
-    reqwest::Client::new()
+    shared::testing::http()
         .post(format!(
             "{}/api/v1/users/{}/orders/{}/checkout",
             base_url(),
@@ -59,17 +59,19 @@ async fn checkout(order: &Order) -> reqwest::Response {
 }
 
 async fn order_status(order: &Order) -> String {
-    let body: Value = reqwest::get(format!(
-        "{}/api/internal/v1/users/{}/orders/{}",
-        base_url(),
-        order.user_id,
-        order.id
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let body: Value = shared::testing::http()
+        .get(format!(
+            "{}/api/internal/v1/users/{}/orders/{}",
+            base_url(),
+            order.user_id,
+            order.id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     body["status"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -147,7 +149,7 @@ async fn a_second_checkout_while_paying_is_a_409_problem() {
 
 #[tokio::test]
 async fn an_unsigned_webhook_is_refused() {
-    let response = reqwest::Client::new()
+    let response = shared::testing::http()
         .post(format!("{}/api/v1/payments/webhook", base_url()))
         .json(&json!({ "paymentRequestId": "x", "totalAmount": 1.0, "statusCode": "SUCCESS",
             "transaction": { "transactionId": "t", "orderId": OrderId::new_random(), "transactionTime": Utc::now() } }))

@@ -9,7 +9,7 @@ fn base_url() -> String {
 }
 
 async fn get(path: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    shared::testing::http()
         .get(format!("{}{path}", base_url()))
         .header("x-correlation-id", "e2e-test-1")
         .send()
