@@ -66,6 +66,15 @@ struct Args {
         value_parser = clap::value_parser!(u64).range(10..)
     )]
     scheduler_poll_ms: u64,
+    /// Invocations sent to the Lambda endpoint at once per function; more wait in the runner.
+    /// Keep it under 100: cargo lambda watch stalls every function when one has 100 queued.
+    #[arg(
+        long,
+        env = "LOCAL_RUNNER_MAX_IN_FLIGHT",
+        default_value_t = 32,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    max_in_flight: u32,
     /// Do not fire schedules (for an emulator that fires them itself, such as LocalStack).
     #[arg(long, env = "LOCAL_RUNNER_NO_SCHEDULER")]
     no_scheduler: bool,
@@ -109,7 +118,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .endpoint_url(&aws_endpoint)
         .load()
         .await;
-    let invoker = Invoker::new(&sdk_config, &args.lambda_endpoint);
+    let invoker = Invoker::new(
+        &sdk_config,
+        &args.lambda_endpoint,
+        usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
+    );
 
     let (trigger, shutdown) = shutdown::channel();
     let mut services = JoinSet::new();

@@ -58,9 +58,8 @@ struct Args {
     /// Checkouts of the pipeline.
     #[arg(long, default_value_t = 500)]
     orders: usize,
-    /// Checkouts in flight at once. The local stack runs one instance per function, and
-    /// with 200 or more in flight its nested calls time out (see NOTES.md): 50 by default.
-    #[arg(long, default_value_t = 50)]
+    /// Checkouts in flight at once (by default all of them: 500 concurrent checkouts).
+    #[arg(long, default_value_t = 500)]
     concurrency: usize,
     /// How long the pipeline may take to bring every order to its final state.
     #[arg(long, default_value_t = 180)]

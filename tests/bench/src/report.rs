@@ -582,7 +582,7 @@ impl Report {
         let _ = writeln!(
             out,
             "{} checkouts of .99 orders, {} in flight at once (`POST /api/v1/users/{{userId}}/orders/{{orderId}}/checkout`, Ewallet) through the local stack \
-             (local runner → `cargo lambda watch`, debug builds, one instance per function → moto), e-wallet delay {}–{} s. \
+             (local runner, at most 32 invocations in flight per function → `cargo lambda watch`, debug builds, up to 8 instances per function → moto), e-wallet delay {}–{} s. \
              Final state: `pipeline::final_state` (today PaymentSuccess), timed by the order's `updatedAtUtc`.\n",
             r.requested, r.concurrency, p.delays.0, p.delays.1
         );
