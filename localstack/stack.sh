@@ -94,9 +94,11 @@ up() {
   if listening "$invoke_port"; then
     say "Lambda Invoke API already running on 127.0.0.1:$invoke_port"
   else
-    # Lambda runs one instance per concurrent request; watch's default is one per function.
+    # Lambda runs an instance per concurrent request; watch runs one per function unless
+    # told otherwise. 2 suits a 2-core machine: 8 spawned 64 debug processes under load and
+    # was slower (tests/bench/NOTES.md).
     start functions cargo lambda watch -A 127.0.0.1 -P "$invoke_port" \
-      --concurrency "${LAMBDA_CONCURRENCY:-8}" --env-file "$state/functions.env"
+      --concurrency "${LAMBDA_CONCURRENCY:-2}" --env-file "$state/functions.env"
     wait_for "$invoke_port" functions "$pids/functions.pid"
     say "functions served by cargo lambda watch on 127.0.0.1:$invoke_port"
   fi

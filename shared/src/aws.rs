@@ -1,31 +1,48 @@
 //! AWS SDK set-up, done once per cold start. The endpoint comes from `AWS_ENDPOINT_URL`
 //! when set (the local emulator), so the code has no emulator branch.
 //!
-//! Init is most of a Rust function's cold start, so this builds only what Lambda needs:
-//! credentials and region from the environment Lambda sets (aws-config's default chain
-//! would build STS and IMDS clients and load the system's CA store, ~20 M instructions),
-//! and an HTTPS client on rustls + ring that trusts only the roots AWS endpoints chain to.
-//! Measured in tests/bench/NOTES.md.
+//! Init is most of a Rust function's cold start, and Lambda hands a function everything it
+//! needs in environment variables, so functions build their `SdkConfig` from those alone.
+//! aws-config's loader would link and build the default credential chain (STS and IMDS
+//! clients, profile files) and load the system's CA store: 20 M instructions at init and
+//! 0.26 MB per zip, measured in tests/bench/NOTES.md. The SDK's HTTPS client is rustls on
+//! ring trusting only the roots AWS endpoints chain to.
 
-pub use aws_config::SdkConfig;
-use aws_config::environment::{
-    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
-};
-use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, ConfigLoader, Region};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_types::sdk_config::SharedHttpClient;
+
+pub use aws_config::SdkConfig;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2: every AWS service endpoint (and
 /// API Gateway's execute-api) presents a chain to one of them.
 pub const AMAZON_ROOTS_PEM: &str = include_str!("amazon-roots.pem");
 
-/// The SDK config of a function: what Lambda puts in the environment, nothing else.
-pub async fn sdk_config() -> SdkConfig {
-    loader()
-        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        .region(EnvironmentVariableRegionProvider::new())
-        .load()
-        .await
+/// The SDK config of a function: the region (`AWS_REGION`), the execution role's
+/// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, read on
+/// each refresh), `AWS_ENDPOINT_URL` if set, and `AWS_USE_FIPS_ENDPOINT` /
+/// `AWS_USE_DUALSTACK_ENDPOINT`. Retries (standard, 3 attempts) and the connect timeout
+/// are the SDK's defaults for this behavior version.
+pub fn sdk_config() -> SdkConfig {
+    sdk_config_from(|name| std::env::var(name).ok())
+}
+
+fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    let flag = |name: &str| var(name).map(|value| value.eq_ignore_ascii_case("true"));
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region.map(Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(http_client());
+    builder.set_endpoint_url(var("AWS_ENDPOINT_URL"));
+    builder.set_use_fips(flag("AWS_USE_FIPS_ENDPOINT"));
+    builder.set_use_dual_stack(flag("AWS_USE_DUALSTACK_ENDPOINT"));
+    builder.build()
 }
 
 /// aws-config's loader with this crate's HTTP client; callers add what differs (the local
@@ -51,6 +68,36 @@ pub fn http_client() -> SharedHttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_config_comes_from_lambdas_environment() {
+        let config = sdk_config_from(env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+        ]));
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
+        assert_eq!(config.use_fips(), Some(true));
+        assert_eq!(config.use_dual_stack(), None);
+        assert!(config.credentials_provider().is_some());
+        assert!(config.http_client().is_some());
+    }
+
+    #[test]
+    fn without_aws_region_the_default_region_is_used_and_no_endpoint_is_set() {
+        let config = sdk_config_from(env(&[("AWS_DEFAULT_REGION", "us-east-2")]));
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("us-east-2"));
+        assert_eq!(config.endpoint_url(), None);
+    }
 
     #[test]
     fn the_bundled_roots_are_amazons_five() {

@@ -33,7 +33,7 @@ impl DynamoDbOrderRepository {
     /// Built once per cold start from `ORDERS_TABLE` and the SDK's environment.
     pub async fn from_env() -> Result<Self, shared::config::ConfigError> {
         let table = shared::config::required("ORDERS_TABLE")?;
-        let config = shared::aws::sdk_config().await;
+        let config = shared::aws::sdk_config();
         Ok(Self::new(Client::new(&config), table))
     }
 

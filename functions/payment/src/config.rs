@@ -101,7 +101,7 @@ impl RequestDeps<DynamoDbPaymentRepository, HttpEwallet> {
 
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = RequestConfig::from_env()?;
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::aws::sdk_config();
         Ok(Self::new(&sdk, config, retry_settings())?)
     }
 }
@@ -144,7 +144,7 @@ impl WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation> {
 
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = WebhookConfig::from_env()?;
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::aws::sdk_config();
         Ok(Self::new(&sdk, config, retry_settings())?)
     }
 }

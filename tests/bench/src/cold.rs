@@ -27,44 +27,6 @@ pub struct Target {
     pub env: BTreeMap<String, String>,
 }
 
-/// Suffix of the diagnostic rows that trust only Amazon's root CAs.
-pub const AMAZON_ROOTS_SUFFIX: &str = " [5 Amazon roots]";
-
-/// The CA certificates AWS endpoints chain to (Amazon Root CA 1-4, Starfield Services
-/// Root G2), as one PEM file, if this machine has them.
-pub fn amazon_roots(dir: &std::path::Path) -> Option<PathBuf> {
-    let names = [
-        "Amazon_Root_CA_1.pem",
-        "Amazon_Root_CA_2.pem",
-        "Amazon_Root_CA_3.pem",
-        "Amazon_Root_CA_4.pem",
-        "Starfield_Services_Root_Certificate_Authority_-_G2.pem",
-    ];
-    let mut pem = String::new();
-    for name in names {
-        let path = std::path::Path::new("/etc/ssl/certs").join(name);
-        pem.push_str(&std::fs::read_to_string(path).ok()?);
-    }
-    let path = dir.join("amazon-roots.pem");
-    std::fs::write(&path, pem).ok()?;
-    Some(path)
-}
-
-impl Target {
-    /// The same binary with `SSL_CERT_FILE` naming only `pem`: what the functions' init
-    /// costs when their TLS clients load 5 roots instead of the system's store.
-    pub fn with_trust_store(&self, pem: &std::path::Path) -> Self {
-        let mut env = self.env.clone();
-        env.insert("SSL_CERT_FILE".to_owned(), pem.display().to_string());
-        Self {
-            name: format!("{}{AMAZON_ROOTS_SUFFIX}", self.name),
-            binary: self.binary.clone(),
-            args: self.args.clone(),
-            env,
-        }
-    }
-}
-
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
     pub samples: Vec<Duration>,

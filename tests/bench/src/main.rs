@@ -198,13 +198,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     if !skip("cold") {
         let part = Instant::now();
         report.cold = match cold_targets(&built, stack.as_ref(), &env, &artifacts) {
-            Ok(mut targets) => {
-                // Diagnostic rows: the same binaries trusting only Amazon's root CAs.
-                if let Some(pem) = cold::amazon_roots(&log_dir) {
-                    let variants: Vec<cold::Target> =
-                        targets.iter().map(|t| t.with_trust_store(&pem)).collect();
-                    targets.extend(variants);
-                }
+            Ok(targets) => {
                 eprintln!(
                     "[bench] cold start: {starts} starts of {} binaries, interleaved",
                     targets.len()

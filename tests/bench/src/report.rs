@@ -404,37 +404,21 @@ impl Report {
             .and_then(|(_, o)| Summary::of(&o.samples));
         let _ = writeln!(
             out,
-            "| function | starts | min ms | median ms | p90 ms | median vs hello-world | ≤ {COLD_BUDGET:.2}× |\n|---|---:|---:|---:|---:|---:|---|"
+            "| function | starts | min ms | median ms | p90 ms | median − hello-world ms | median vs hello-world | ≤ {COLD_BUDGET:.2}× |\n|---|---:|---:|---:|---:|---:|---:|---|"
         );
-        let (measured, diagnostic): (Vec<_>, Vec<_>) = rows
-            .iter()
-            .partition(|(n, _)| !n.ends_with(cold::AMAZON_ROOTS_SUFFIX));
-        for (i, (name, outcome)) in measured.iter().chain(&diagnostic).enumerate() {
-            if i == measured.len() {
-                for m in &self.missing {
-                    let _ = writeln!(out, "| {m} | missing | | | | | |");
-                }
-                let _ = writeln!(
-                    out,
-                    "\nDiagnostic, not the budget: the same binaries with `SSL_CERT_FILE` naming a file of the 5 CA certificates \
-                     AWS endpoints chain to, so each TLS client loads 5 roots instead of the system's store \
-                     (what trusting only Amazon's roots in code would give):\n"
-                );
-                let _ = writeln!(
-                    out,
-                    "| function | starts | min ms | median ms | p90 ms | median vs hello-world | ≤ {COLD_BUDGET:.2}× |\n|---|---:|---:|---:|---:|---:|---|"
-                );
-            }
+        for (name, outcome) in rows {
             match Summary::of(&outcome.samples) {
                 Some(s) => {
                     let ratio = hello.map(|h| s.p50.as_secs_f64() / h.p50.as_secs_f64());
+                    let extra = hello.map(|h| ms(s.p50) - ms(h.p50));
                     let _ = writeln!(
                         out,
-                        "| {name} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                        "| {name} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
                         s.count,
                         ms(s.min),
                         ms(s.p50),
                         ms(s.p90),
+                        extra.map(|e| format!("{e:+.2}")).unwrap_or_default(),
                         ratio.map(|r| format!("{r:.2}×")).unwrap_or_default(),
                         ratio
                             .map(|r| if r <= COLD_BUDGET { "yes" } else { "**no**" })
@@ -444,16 +428,14 @@ impl Report {
                 None => {
                     let _ = writeln!(
                         out,
-                        "| {name} | 0 | | | | | did not start: {} |",
+                        "| {name} | 0 | | | | | | did not start: {} |",
                         one_line(outcome.failures.first().map(String::as_str).unwrap_or("?"))
                     );
                 }
             }
         }
-        if diagnostic.is_empty() {
-            for m in &self.missing {
-                let _ = writeln!(out, "| {m} | missing | | | | | |");
-            }
+        for m in &self.missing {
+            let _ = writeln!(out, "| {m} | missing | | | | | | |");
         }
         out.push('\n');
     }
@@ -582,7 +564,7 @@ impl Report {
         let _ = writeln!(
             out,
             "{} checkouts of .99 orders, {} in flight at once (`POST /api/v1/users/{{userId}}/orders/{{orderId}}/checkout`, Ewallet) through the local stack \
-             (local runner, at most 32 invocations in flight per function → `cargo lambda watch`, debug builds, up to 8 instances per function → moto), e-wallet delay {}–{} s. \
+             (local runner, at most 32 invocations in flight per function → `cargo lambda watch`, debug builds, up to `LAMBDA_CONCURRENCY` instances per function (stack.sh: 2 by default) → moto), e-wallet delay {}–{} s. \
              Final state: `pipeline::final_state` (today PaymentSuccess), timed by the order's `updatedAtUtc`.\n",
             r.requested, r.concurrency, p.delays.0, p.delays.1
         );
@@ -798,7 +780,6 @@ fn cold_ratios(rows: &[(String, cold::Outcome)]) -> Option<Vec<(String, f64)>> {
         .and_then(|(_, o)| Summary::of(&o.samples))?;
     Some(
         rows.iter()
-            .filter(|(n, _)| !n.ends_with(cold::AMAZON_ROOTS_SUFFIX))
             .map(|(n, o)| {
                 let ratio = Summary::of(&o.samples)
                     .map(|s| s.p50.as_secs_f64() / hello.p50.as_secs_f64())

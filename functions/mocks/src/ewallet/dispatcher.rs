@@ -90,7 +90,7 @@ impl Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender, SystemClock> {
                 reason: format!("the HTTP client could not be built: {err}"),
             }
         })?;
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::aws::sdk_config();
         Ok(Self {
             repo: DynamoDbEwalletRequests::new(aws_sdk_dynamodb::Client::new(&sdk), table),
             sender,

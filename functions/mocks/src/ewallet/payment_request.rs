@@ -41,7 +41,7 @@ impl PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler,
         let dispatcher_arn = config::required("EWALLET_DISPATCHER_ARN")?;
         let role_arn = config::required("EWALLET_SCHEDULER_ROLE_ARN")?;
         let delays = delays_from_env()?;
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::aws::sdk_config();
         Ok(Self {
             repo: DynamoDbEwalletRequests::new(aws_sdk_dynamodb::Client::new(&sdk), table),
             scheduler: EventBridgeWebhookScheduler::new(

@@ -5,7 +5,7 @@ use shared::client::{RetrySettings, ServiceClient};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::aws::sdk_config();
     let repo = order::DynamoDbOrderRepository::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         shared::config::required("ORDERS_TABLE")?,
