@@ -5,7 +5,7 @@
 //! in arrival order. `cargo lambda watch` (1.9) queues invocations per function in a channel
 //! of 100 and feeds them from one scheduler loop: once one function has 100 waiting, that
 //! loop blocks and no function gets invoked, so checkout's nested call to payment-request
-//! never arrives (measured: 500 checkouts at once, none answered). Lambda scales out
+//! never arrives (measured: of 500 checkouts at once, at most one answered). Lambda scales out
 //! instead; waiting here keeps watch's queues short so the other functions keep running.
 
 use std::collections::HashMap;
