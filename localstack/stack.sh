@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole stack on one machine, without Docker:
-#   moto server (AWS APIs) on 127.0.0.1:4566, `cargo lambda watch` (Lambda Invoke API) on
-#   127.0.0.1:9000, and the local runner (API Gateway, SQS, Scheduler) on 127.0.0.1:3000.
+#   MiniStack (AWS APIs, API Gateway, Scheduler, CloudFormation) on 127.0.0.1:4566, with
+#   template.yaml deployed to it through CloudFormation (localstack/deploy.py), and
+#   `cargo lambda watch` (Lambda Invoke API, hot reload) on 127.0.0.1:9000, to which
+#   MiniStack forwards every invocation of a function.
 #
 #   stack.sh run     install what is missing, start everything, seed, wait; Ctrl-C stops it
 #   stack.sh up      the same, but return once it is up (used by tests)
@@ -18,29 +20,37 @@ state=.local
 logs=$state/logs
 pids=$state/pids
 venv=.venv
+emulator_venv=.venv-emulator
+stack_name=${STACK_NAME:-checkout-local}
 emulator_port=${EMULATOR_PORT:-4566}
 invoke_port=${INVOKE_PORT:-9000}
-api_port=${API_PORT:-3000}
 export AWS_ENDPOINT_URL="http://127.0.0.1:$emulator_port"
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export SAM_CLI_TELEMETRY=0
-export LOCAL_API_URL="http://127.0.0.1:$api_port"
 export PATH="$root/$venv/bin:$PATH"
 
 say() { printf '\033[1m[stack]\033[0m %s\n' "$*"; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
 install() {
-  local stamp=$venv/.requirements.sha256 want
+  local stamp want
+  stamp=$venv/.requirements.sha256
   want=$(sha256sum localstack/requirements.txt | cut -d' ' -f1)
-  if [ -x $venv/bin/python ] && [ "$(cat $stamp 2>/dev/null)" = "$want" ]; then
-    return
+  if ! [ -x $venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
+    say "installing cargo-lambda, SAM CLI, cfn-lint and awscli into $venv (first run only)"
+    [ -x $venv/bin/python ] || python3 -m venv $venv
+    $venv/bin/pip install --quiet --disable-pip-version-check -r localstack/requirements.txt
+    echo "$want" > $stamp
   fi
-  say "installing moto, cargo-lambda, SAM CLI, cfn-lint and awscli into $venv (first run only)"
-  [ -x $venv/bin/python ] || python3 -m venv $venv
-  $venv/bin/pip install --quiet --disable-pip-version-check -r localstack/requirements.txt
-  echo "$want" > $stamp
+  stamp=$emulator_venv/.requirements.sha256
+  want=$(sha256sum localstack/emulator-requirements.txt | cut -d' ' -f1)
+  if ! [ -x $emulator_venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
+    say "installing MiniStack into $emulator_venv (first run only)"
+    [ -x $emulator_venv/bin/python ] || python3 -m venv $emulator_venv
+    $emulator_venv/bin/pip install --quiet --disable-pip-version-check -r localstack/emulator-requirements.txt
+    echo "$want" > $stamp
+  fi
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -70,25 +80,27 @@ up() {
   install
 
   if listening "$emulator_port"; then
-    curl -sf "$AWS_ENDPOINT_URL/moto-api/" > /dev/null \
-      || die "port $emulator_port is taken by something that is not moto"
+    curl -sf "$AWS_ENDPOINT_URL/_ministack/health" > /dev/null \
+      || die "port $emulator_port is taken by something that is not MiniStack"
     say "emulator already running on $AWS_ENDPOINT_URL"
   else
-    start emulator moto_server -H 127.0.0.1 -p "$emulator_port"
+    # Loopback only: the emulator accepts any credentials.
+    start emulator env GATEWAY_PORT="$emulator_port" BIND_HOST=127.0.0.1 $emulator_venv/bin/ministack
     wait_for "$emulator_port" emulator "$pids/emulator.pid"
-    say "emulator (moto) started on $AWS_ENDPOINT_URL"
+    say "emulator (MiniStack) started on $AWS_ENDPOINT_URL"
   fi
 
-  # Template parameters for the local stack. The webhook secret is a local-only value; on
-  # AWS it is a NoEcho parameter given at deploy time.
-  python localstack/provision.py \
+  # template.yaml through CloudFormation. The webhook secret is a local-only value; on AWS
+  # it is a NoEcho parameter given at deploy time.
+  python localstack/deploy.py --stack-name "$stack_name" \
+    --lambda-proxy "http://127.0.0.1:$invoke_port" \
     --param "WebhookSecret=${WEBHOOK_SECRET:-local-webhook-secret-not-for-production}" \
     --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
     --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}"
-  say "building the functions and the local runner"
+  say "building the functions"
   cargo build --workspace --bins --quiet
 
-  set -a; . "$state/functions.env"; set +a
+  set -a; . "$state/functions.env"; . "$state/stack.env"; set +a
   target/debug/seed-demo
 
   if listening "$invoke_port"; then
@@ -103,22 +115,15 @@ up() {
     say "functions served by cargo lambda watch on 127.0.0.1:$invoke_port"
   fi
 
-  if listening "$api_port"; then
-    say "local runner already running on 127.0.0.1:$api_port"
-  else
-    start runner target/debug/local-runner --stack "$state/stack.json" \
-      --listen "127.0.0.1:$api_port" --lambda-endpoint "http://127.0.0.1:$invoke_port"
-    wait_for "$api_port" runner "$pids/runner.pid"
-  fi
-
   cat <<EOF
 
-  API (API Gateway)      http://127.0.0.1:$api_port
-    try: curl 'http://127.0.0.1:$api_port/api/v1/users/5a2fb4b2-f281-4c64-8bbc-ec3500b40c76/orders?name=espresso&pageSize=5'
+  API (API Gateway)      $API_URL
+    try: curl '$API_URL/api/v1/users/5a2fb4b2-f281-4c64-8bbc-ec3500b40c76/orders?name=espresso&pageSize=5'
+    every URL and table name: .local/stack.env (the stack's outputs)
   Lambda Invoke API      http://127.0.0.1:$invoke_port   (cargo lambda watch, hot reload)
-  AWS emulator (moto)    $AWS_ENDPOINT_URL   (state: $AWS_ENDPOINT_URL/moto-api/)
+  AWS emulator           $AWS_ENDPOINT_URL   (MiniStack; sent mail: $AWS_ENDPOINT_URL/_ministack/ses/messages)
     try: .venv/bin/aws --endpoint-url $AWS_ENDPOINT_URL dynamodb scan --table-name $ORDERS_TABLE --max-items 2
-  Logs                   $logs/{emulator,functions,runner}.log
+  Logs                   $logs/{emulator,functions}.log
 
 EOF
 }
@@ -141,7 +146,7 @@ down() { # names of the services to stop
 case "${1:-}" in
   install) install ;;
   up) up ;;
-  down) down runner functions emulator ;;
+  down) down functions emulator ;;
   run)
     # Stop only what this command started; a stack that was already up stays up.
     trap 'echo; [ ${#started[@]} -eq 0 ] || down "${started[@]}"; exit 0' INT TERM

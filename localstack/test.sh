@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `make test`: starts the local stack if it is not running (and stops it afterwards),
-# runs every test of the workspace against it, then lints the code and the template.
+# `make test`: starts the local stack if it is not running (and stops it afterwards): that
+# deploys template.yaml through CloudFormation to the emulator. Then runs every test of
+# the workspace against it, the template's own checks, and the linters.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-api_port=${API_PORT:-3000}
-if (exec 3<>"/dev/tcp/127.0.0.1/$api_port") 2>/dev/null; then
+emulator_port=${EMULATOR_PORT:-4566}
+invoke_port=${INVOKE_PORT:-9000}
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if listening "$emulator_port" && listening "$invoke_port" && [ -f .local/stack.env ]; then
   echo "[test] using the stack that is already running"
 else
   trap 'bash localstack/stack.sh down' EXIT
@@ -15,12 +18,12 @@ else
 fi
 
 export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
-set -a; . .local/functions.env; set +a
-export API_BASE_URL="http://127.0.0.1:$api_port"
+set -a; . .local/functions.env; . .local/stack.env; set +a
 
-echo "[test] template: cfn-lint and sam validate --lint"
+echo "[test] template: cfn-lint, sam validate --lint, no cycle after the SAM transform"
 cfn-lint template.yaml
 sam validate --lint --region "$AWS_REGION" > /dev/null
+python -m unittest discover -s localstack/tests
 
 echo "[test] clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -1,7 +1,10 @@
-//! The payment flow through the running local stack: checkout → payment service → e-wallet
-//! mock → scheduled, signed webhook → confirm-payment, as a user would see it over HTTP.
-//! `make test` starts the stack with the e-wallet's delay at 0 s; against a `make run`
-//! stack (3-10 s) these tests still pass, only slower.
+//! The payment flow through the deployed stack: checkout → payment service → e-wallet
+//! mock → one-time schedule fired by the emulator's EventBridge Scheduler → signed webhook
+//! → confirm-payment, as a user would see it over HTTP. `make test` starts the stack with
+//! the e-wallet's delay at 0 s (the emulator fires schedules up to ~5 s late); against a
+//! `make run` stack (3-10 s) these tests still pass, only slower.
+
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +13,6 @@ use order::{DynamoDbOrderRepository, Order, OrderDetail, OrderRepository};
 use serde_json::{Value, json};
 use shared::testing::local_env;
 use shared::{Currency, Money, OrderId, UserId};
-
-fn base_url() -> String {
-    std::env::var("API_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".to_owned())
-}
 
 async fn repo() -> DynamoDbOrderRepository {
     let config = shared::testing::sdk_config().await;
@@ -45,12 +44,10 @@ async fn given_order(cents: i64) -> Order {
 
 async fn checkout(order: &Order) -> reqwest::Response {
     shared::testing::http()
-        .post(format!(
-            "{}/api/v1/users/{}/orders/{}/checkout",
-            base_url(),
-            order.user_id,
-            order.id
-        ))
+        .post(common::public(&format!(
+            "/api/v1/users/{}/orders/{}/checkout",
+            order.user_id, order.id
+        )))
         .header("x-correlation-id", format!("e2e-flow-{}", order.id))
         .json(&json!({ "paymentProvider": "Ewallet" }))
         .send()
@@ -59,19 +56,16 @@ async fn checkout(order: &Order) -> reqwest::Response {
 }
 
 async fn order_status(order: &Order) -> String {
-    let body: Value = shared::testing::http()
-        .get(format!(
-            "{}/api/internal/v1/users/{}/orders/{}",
-            base_url(),
-            order.user_id,
-            order.id
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = common::signed_get(&common::internal(&format!(
+        "/api/internal/v1/users/{}/orders/{}",
+        order.user_id, order.id
+    )))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     body["status"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -150,7 +144,7 @@ async fn a_second_checkout_while_paying_is_a_409_problem() {
 #[tokio::test]
 async fn an_unsigned_webhook_is_refused() {
     let response = shared::testing::http()
-        .post(format!("{}/api/v1/payments/webhook", base_url()))
+        .post(common::output("WEBHOOK_URL"))
         .json(&json!({ "paymentRequestId": "x", "totalAmount": 1.0, "statusCode": "SUCCESS",
             "transaction": { "transactionId": "t", "orderId": OrderId::new_random(), "transactionTime": Utc::now() } }))
         .send()
@@ -161,4 +155,63 @@ async fn an_unsigned_webhook_is_refused() {
         response.headers()["content-type"],
         "application/problem+json"
     );
+}
+
+/// POSTs `body` to the webhook, signed with the stack's secret as the e-wallet signs it.
+async fn signed_webhook(body: &Value) -> reqwest::Response {
+    let payload = serde_json::to_vec(body).unwrap();
+    let header = shared::signature::sign(
+        local_env("WEBHOOK_SECRET").as_bytes(),
+        Utc::now().timestamp(),
+        &payload,
+    );
+    shared::testing::http()
+        .post(common::output("WEBHOOK_URL"))
+        .header("content-type", "application/json")
+        .header(shared::signature::HEADER, header)
+        .body(payload)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_replay_of_the_e_wallets_answer_changes_nothing() {
+    let order = given_order(10099).await;
+    let accepted: Value = checkout(&order).await.json().await.unwrap();
+    let (status, _) = settled_status(&order).await;
+    assert_eq!(status, "PaymentSuccess");
+
+    // The e-wallet's id for this payment, as the webhook names it.
+    let config = shared::testing::sdk_config().await;
+    let payment = aws_sdk_dynamodb::Client::new(&config)
+        .get_item()
+        .table_name(local_env("PAYMENTS_TABLE"))
+        .key(
+            "paymentId",
+            aws_sdk_dynamodb::types::AttributeValue::S(
+                accepted["paymentId"].as_str().unwrap().to_owned(),
+            ),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let external_id = payment.item().unwrap()["externalId"]
+        .as_s()
+        .unwrap()
+        .clone();
+    let answer = |code: &str| {
+        json!({ "paymentRequestId": external_id, "totalAmount": 100.99, "statusCode": code,
+            "transaction": { "transactionId": "e2e-replay", "orderId": order.id, "transactionTime": Utc::now() } })
+    };
+
+    assert_eq!(signed_webhook(&answer("SUCCESS")).await.status(), 200);
+    let contradiction = signed_webhook(&answer("FAILED")).await;
+    assert_eq!(contradiction.status(), 409);
+    assert_eq!(
+        contradiction.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(order_status(&order).await, "PaymentSuccess");
 }

@@ -1,16 +1,15 @@
-//! Through the running local stack over HTTP, as a user's curl would go: local runner
-//! (API Gateway) → Lambda Invoke API → function → emulator. `make test` starts the stack.
+//! Through the deployed stack over HTTP, as a user's curl would go: the emulator's API
+//! Gateway → Lambda (forwarded to `cargo lambda watch`) → function → emulator's DynamoDB.
+//! `make test` deploys and starts it.
+
+mod common;
 
 use order::demo;
 use shared::UserId;
 
-fn base_url() -> String {
-    std::env::var("API_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".to_owned())
-}
-
 async fn get(path: &str) -> reqwest::Response {
     shared::testing::http()
-        .get(format!("{}{path}", base_url()))
+        .get(common::public(path))
         .header("x-correlation-id", "e2e-test-1")
         .send()
         .await
@@ -70,21 +69,40 @@ async fn bad_paging_through_the_api_is_a_400_problem() {
 async fn an_order_of_the_demo_user_is_served_by_the_internal_get() {
     let user = UserId::parse(demo::DEMO_USER).unwrap();
     let order = demo::demo_order(user, 2, chrono::Utc::now());
-    let response = get(&format!(
+    let response = common::signed_get(&common::internal(&format!(
         "/api/internal/v1/users/{user}/orders/{}",
         order.id
-    ))
-    .await;
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["name"], order.name);
     assert_eq!(body["totalAmount"].as_f64(), Some(50.11));
 
     let someone_else = UserId::new_random();
-    let response = get(&format!(
+    let response = common::signed_get(&common::internal(&format!(
         "/api/internal/v1/users/{someone_else}/orders/{}",
         order.id
-    ))
-    .await;
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn an_internal_route_refuses_an_unsigned_caller() {
+    let user = UserId::parse(demo::DEMO_USER).unwrap();
+    let order = demo::demo_order(user, 1, chrono::Utc::now());
+    let response = shared::testing::http()
+        .get(common::internal(&format!(
+            "/api/internal/v1/users/{user}/orders/{}",
+            order.id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
 }

@@ -1,0 +1,59 @@
+"""template.yaml, after SAM's transform, is what CloudFormation receives: it must have no
+circular dependency (cfn-lint and `sam validate --lint` do not catch one that the
+transform creates)."""
+
+import os
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import template as tpl  # noqa: E402
+
+PARAMETERS = {"WebhookSecret": "0123456789abcdef"}
+
+
+class TransformedTemplate(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # TEMPLATE=<file> checks another template (e.g. an older one) with the same tests.
+        cls.sam = tpl.load(os.environ.get("TEMPLATE", tpl.TEMPLATE))
+        cls.cfn = tpl.transform(tpl.packaged(cls.sam, "bucket", "code.zip"), PARAMETERS)
+
+    def test_the_transformed_template_has_no_circular_dependency(self):
+        self.assertEqual(tpl.cycles(self.cfn), [])
+
+    def test_the_check_finds_the_loop_that_sam_httpapi_events_made(self):
+        # The shape of the old template: each function is routed by one HttpApi (SAM puts
+        # the route into the API's OpenAPI body) and names the other API's URL.
+        def function(api, other):
+            return {
+                "Type": tpl.FUNCTION,
+                "Metadata": {"BuildProperties": {"Binary": "b"}},
+                "Properties": {
+                    "CodeUri": ".", "Handler": "bootstrap", "Runtime": "provided.al2023",
+                    "Environment": {"Variables": {"URL": {"Fn::Sub": "https://${%s}.example" % other}}},
+                    "Events": {"Call": {"Type": "HttpApi", "Properties": {
+                        "ApiId": {"Ref": api}, "Method": "GET", "Path": "/x"}}},
+                },
+            }
+        sam = {
+            "Transform": "AWS::Serverless-2016-10-31",
+            "Resources": {
+                "ApiA": {"Type": "AWS::Serverless::HttpApi"},
+                "ApiB": {"Type": "AWS::Serverless::HttpApi"},
+                "FnA": function("ApiA", "ApiB"),
+                "FnB": function("ApiB", "ApiA"),
+            },
+        }
+        cfn = tpl.transform(tpl.packaged(sam, "bucket", "code.zip"))
+        self.assertIn(["ApiA", "ApiB", "FnA", "FnB"], tpl.cycles(cfn))
+
+    def test_every_function_names_the_binary_it_runs(self):
+        for name, resource in tpl.functions(self.sam):
+            with self.subTest(function=name):
+                self.assertTrue(tpl.binary(resource))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,55 @@
+//! Where the deployed stack answers, and how a caller reaches it: `make test` deploys
+//! template.yaml to the emulator and writes the stack's outputs to `.local/stack.env`,
+//! which it exports. Internal routes are IAM-authorized, so those calls are SigV4-signed
+//! as our functions sign them.
+
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+
+/// A stack output, e.g. `API_URL` (the public API), `INTERNAL_API_URL`, `WEBHOOK_URL`.
+pub fn output(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run `make test`, or export .local/stack.env of a running stack")
+    })
+}
+
+pub fn public(path: &str) -> String {
+    format!("{}{path}", output("API_URL"))
+}
+
+pub fn internal(path: &str) -> String {
+    format!("{}{path}", output("INTERNAL_API_URL"))
+}
+
+/// A GET signed for API Gateway's IAM authorization with the emulator's credentials.
+pub fn signed_get(url: &str) -> reqwest::RequestBuilder {
+    let credentials = Credentials::new(
+        std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
+        std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+        None,
+        None,
+        "e2e",
+    );
+    let identity = credentials.into();
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("execute-api")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+        .expect("a signable request");
+    let (instructions, _) = sign(signable, &params).expect("signing").into_parts();
+    let mut request = shared::testing::http().get(url);
+    for (name, value) in instructions.headers() {
+        request = request.header(name, value);
+    }
+    request
+}
