@@ -3,9 +3,8 @@
 #
 # Builds every function named in template.yaml, the bench and its hello-world for release
 # in ONE `cargo lambda build` (dependencies compile once), while the local stack starts if
-# it is not running (e-wallet delay 0 s, the emulator's request recorder writing under
-# .local/; stopped afterwards). Then runs the bench: a table on the console and
-# BENCHMARKS.md.
+# it is not running (e-wallet delay 0 s; stopped afterwards). Then runs the bench: a table
+# on the console and BENCHMARKS.md.
 #
 #   bash localstack/bench.sh            the full run (500 checkouts)
 #   bash localstack/bench.sh --smoke    a quick check that every part works (.local/bench/)
@@ -14,7 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-api_port=${API_PORT:-3000}
+emulator_port=${EMULATOR_PORT:-4566}
+invoke_port=${INVOKE_PORT:-9000}
 triple=x86_64-unknown-linux-gnu
 target_dir=${CARGO_TARGET_DIR:-target}
 say() { printf '\033[1m[bench]\033[0m %s\n' "$*"; }
@@ -58,8 +58,9 @@ timed_release_build() {
 
 started=$SECONDS
 build_log=.local/bench/build.log
-if (exec 3<>"/dev/tcp/127.0.0.1/$api_port") 2>/dev/null; then
-  say "using the stack that is already running (as it was started: e-wallet delay, recorder)"
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if listening "$emulator_port" && listening "$invoke_port" && [ -f .local/stack.env ]; then
+  say "using the stack that is already running (as it was started: e-wallet delay)"
   stack_note="already running when the bench started (left running)"
   say "release build of ${#bins[@]} binaries in one cargo lambda build $note"
   timed_release_build
@@ -69,10 +70,8 @@ else
   timed_release_build > "$build_log" 2>&1 &
   build_pid=$!
   trap 'pkill -TERM -P "$build_pid" 2>/dev/null || true; kill "$build_pid" 2>/dev/null || true; bash localstack/stack.sh down' EXIT
-  EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 \
-    MOTO_RECORDER_FILEPATH="$root/.local/bench/moto-recording.jsonl" \
-    bash localstack/stack.sh up
-  stack_note="started by the bench (e-wallet delay 0 s, emulator recorder on), stopped after"
+  EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 bash localstack/stack.sh up
+  stack_note="started by the bench (e-wallet delay 0 s), stopped after"
   say "waiting for the release build"
   if ! wait "$build_pid"; then
     cat "$build_log" >&2
@@ -87,5 +86,5 @@ say "release build took $build_seconds s; ready to measure $((SECONDS - started)
 "$target_dir/$triple/release/bench" \
   --target-dir "$target_dir" --triple "$triple" \
   --build-seconds "$build_seconds" --build-note "$note" \
-  --stack-note "$stack_note" --api-url "http://127.0.0.1:$api_port" \
+  --stack-note "$stack_note" --api-url "$(sed -n 's/^API_URL=//p' .local/stack.env)" \
   --command "make bench${*:+ (bench.sh $*)}" "$@"

@@ -14,6 +14,8 @@ Afterwards it writes, under .local/:
   functions.env  the functions' environment as CloudFormation configured it, for
                  `cargo lambda watch --env-file` (API URLs in the emulator's path form)
   stack.env      the stack's outputs (API URLs, table names) for the tests and the README
+  stack.json     parameters and resources as deployed (functions' configuration, tables'
+                 keys), for the bench
 """
 
 import argparse
@@ -116,21 +118,39 @@ def main():
     # One environment for every function: watch takes one env file. Names the template
     # gives two functions must mean the same value.
     lambda_ = boto3.client("lambda", region_name=region)
+    dynamodb = boto3.client("dynamodb", region_name=region)
     env = {}
+    deployed = {
+        "Parameters": {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
+        "Resources": {},
+    }
     resources = cfn.get_paginator("list_stack_resources").paginate(StackName=args.stack_name)
     for page in resources:
         for resource in page["StackResourceSummaries"]:
-            if resource["ResourceType"] != "AWS::Lambda::Function":
+            kind, physical = resource["ResourceType"], resource["PhysicalResourceId"]
+            entry = deployed["Resources"][resource["LogicalResourceId"]] = {"Type": kind, "PhysicalId": physical}
+            if kind == "AWS::DynamoDB::Table":
+                table = dynamodb.describe_table(TableName=physical)["Table"]
+                entry["Properties"] = {k: table[k] for k in ("KeySchema", "AttributeDefinitions")}
+            if kind != "AWS::Lambda::Function":
                 continue
-            config = lambda_.get_function_configuration(FunctionName=resource["PhysicalResourceId"])
-            for name, value in (config.get("Environment") or {}).get("Variables", {}).items():
-                if name == PROXY_VAR:
-                    continue
-                value = local_url(value, endpoint)
+            config = lambda_.get_function_configuration(FunctionName=physical)
+            variables = {
+                name: local_url(value, endpoint)
+                for name, value in (config.get("Environment") or {}).get("Variables", {}).items()
+                if name != PROXY_VAR
+            }
+            entry["Properties"] = {
+                "MemorySize": config.get("MemorySize"),
+                "Architectures": config.get("Architectures"),
+                "Environment": {"Variables": variables},
+            }
+            for name, value in variables.items():
                 if env.get(name, value) != value:
                     sys.exit(f"[deploy] {name} differs between functions ({env[name]} / {value}); "
                              "watch has one environment for all of them")
                 env[name] = value
+    (STATE / "stack.json").write_text(json.dumps(deployed, indent=2) + "\n")
     env.update({
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": region,
@@ -140,7 +160,7 @@ def main():
     })
     write_env(STATE / "functions.env", env)
     write_env(STATE / "stack.env", {re.sub(r"(?<!^)(?=[A-Z])", "_", k).upper(): v for k, v in outputs.items()})
-    say(f"stack {args.stack_name} is {stack['StackStatus']}; .local/functions.env and .local/stack.env written")
+    say(f"stack {args.stack_name} is {stack['StackStatus']}; .local/functions.env, stack.env and stack.json written")
 
 
 def write_env(path, values):

@@ -38,6 +38,14 @@ pub fn unavailable_reason(root: &Path) -> Option<String> {
             pid_file.display()
         ));
     };
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).unwrap_or_default();
+    if String::from_utf8_lossy(&cmdline).contains("ministack") {
+        return Some(
+            "the emulator is MiniStack, which has no request recorder (moto's was used \
+             until the engine changed; its last counts are in the git history of BENCHMARKS.md)"
+                .to_owned(),
+        );
+    }
     let environ = match std::fs::read(format!("/proc/{}/environ", pid.trim())) {
         Ok(bytes) => bytes,
         Err(e) => return Some(format!("cannot read the emulator's environment: {e}")),

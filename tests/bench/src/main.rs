@@ -67,8 +67,8 @@ struct Args {
     /// Parts to leave out: size, cold, warm, query, pipeline.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
-    /// The local stack's API.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    /// The local stack's public API (the stack's `ApiUrl` output; bench.sh passes it).
+    #[arg(long, env = "API_URL")]
     api_url: String,
     /// Where to write the report (default: BENCHMARKS.md; with --smoke, .local/bench/BENCHMARKS.smoke.md).
     #[arg(long)]
@@ -357,7 +357,7 @@ async fn emulator_parts(
             .join(", ")
     );
     report.schema = Some(schema.clone());
-    // moto answers a Query by going through every item of the table (DynamoDB reads only
+    // An emulator may answer a Query by going through every item of the table (DynamoDB reads only
     // the partition), so latencies are measured on tables that hold only the measured
     // user, and the other users' orders are added for the items-read check only.
     let mut data = dataset::Dataset::create(&client, &schema, scale.own_orders)
@@ -458,7 +458,7 @@ async fn pipeline_part(
     // each function's process starts on its first invocation, which is the stack's
     // warm-up, not the pipeline's throughput.
     eprintln!("[bench] pipeline: warming the stack up with one checkout");
-    let warm_up = pipeline::run(&settings, pipeline::seed(&repo, 1).await?).await?;
+    let warm_up = pipeline::run(&settings, &repo, pipeline::seed(&repo, 1).await?).await?;
     let warm_up_note = match (&warm_up.first_failure, warm_up.completed) {
         (_, 1) => format!(
             "one unmeasured checkout first warmed the stack up ({:.1} s to its final state)",
@@ -500,7 +500,7 @@ async fn pipeline_part(
     let runner_log = root.join(".local/logs/runner.log");
     let log_from = pipeline::log_offset(&runner_log);
 
-    let result = pipeline::run(&settings, seeded).await;
+    let result = pipeline::run(&settings, &repo, seeded).await;
     // Let calls that were under way finish before the recording stops.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let calls = if recording {

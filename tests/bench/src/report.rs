@@ -519,7 +519,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nSearch latency by the user's own order count (handler, page 1 of 10, no filter), each user alone in a table of its own: moto answers a Query by going through every item of the table, DynamoDB reads only the partition:\n"
+            "\nSearch latency by the user's own order count (handler, page 1 of 10, no filter), each user alone in a table of its own (an emulator may answer a Query by going through every item of the table; DynamoDB reads only the partition):\n"
         );
         let _ = writeln!(
             out,
@@ -564,7 +564,7 @@ impl Report {
         let _ = writeln!(
             out,
             "{} checkouts of .99 orders, {} in flight at once (`POST /api/v1/users/{{userId}}/orders/{{orderId}}/checkout`, Ewallet) through the local stack \
-             (local runner, at most 32 invocations in flight per function → `cargo lambda watch`, debug builds, up to `LAMBDA_CONCURRENCY` instances per function (stack.sh: 2 by default) → moto), e-wallet delay {}–{} s. \
+             (MiniStack's API Gateway and Scheduler → `cargo lambda watch`, debug builds, up to `LAMBDA_CONCURRENCY` instances per function (stack.sh: 2 by default) → MiniStack), e-wallet delay {}–{} s. \
              Final state: `pipeline::final_state` (today PaymentSuccess), timed by the order's `updatedAtUtc`.\n",
             r.requested, r.concurrency, p.delays.0, p.delays.1
         );

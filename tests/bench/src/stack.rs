@@ -1,6 +1,5 @@
-//! What the bench reads about the project: the functions of template.yaml, and the local
-//! stack that `localstack/provision.py` describes (`.local/stack.json`,
-//! `.local/functions.env`).
+//! What the bench reads about the project: the functions of template.yaml, and the stack
+//! that `localstack/deploy.py` deployed (`.local/stack.json`, `.local/functions.env`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,8 +70,8 @@ fn unquote(value: &str) -> &str {
         .unwrap_or(value)
 }
 
-/// `.local/stack.json`: the template with every intrinsic resolved (Globals merged into
-/// each function), as provisioned in the emulator.
+/// `.local/stack.json`: the stack's parameters and resources as CloudFormation deployed
+/// them (each function's configuration, each table's keys).
 pub struct Stack {
     json: Value,
     pub path: PathBuf,
