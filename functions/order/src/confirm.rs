@@ -32,7 +32,8 @@ pub async fn confirm<R: OrderRepository>(
     {
         Transition::Applied(order) => {
             tracing::info!(order_id = %order.id, status = to.as_str(), payment_id = %request.payment_id, "payment settled");
-            // Fulfilment (the follow-up jobs and the published payment result) starts here.
+            // Planned: fulfilment (the follow-up jobs and the published payment result) starts
+            // here; today the order only records the outcome.
             Ok(order)
         }
         Transition::AlreadyApplied(order) => {
