@@ -58,6 +58,14 @@ pub enum CallError {
         status: u16,
         body: String,
     },
+    /// Our own request body could not be serialised: nothing was sent.
+    #[error("the body for {url} could not be serialised")]
+    Encode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A 2xx came back, but its body is not the expected JSON.
     #[error("{url} answered a body that is not the expected JSON")]
     Decode {
         url: String,
@@ -139,7 +147,7 @@ impl ServiceClient {
         body: &B,
         ctx: CallContext<'_>,
     ) -> Result<R, CallError> {
-        let payload = serde_json::to_vec(body).map_err(|source| CallError::Decode {
+        let payload = serde_json::to_vec(body).map_err(|source| CallError::Encode {
             url: url.to_owned(),
             source,
         })?;
