@@ -192,6 +192,23 @@ pub async fn update_if(update: UpdateItemFluentBuilder) -> Result<bool, StoreErr
     }
 }
 
+/// Sends an update whose condition only asks that the item exists: an item gone missing
+/// is corrupt data (`vanished` says when it went), not a lost race.
+pub async fn update_existing(
+    update: UpdateItemFluentBuilder,
+    key: &Key,
+    vanished: &str,
+) -> Result<(), StoreError> {
+    if update_if(update).await? {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            key: key.to_string(),
+            reason: vanished.to_owned(),
+        })
+    }
+}
+
 /// Maps a stored item to its row type; a mismatch means the data is not what we wrote.
 pub fn decode<T: DeserializeOwned>(key: impl fmt::Display, item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|source| StoreError::Unreadable {

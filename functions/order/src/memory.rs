@@ -108,28 +108,21 @@ impl OrderRepository for InMemoryOrderRepository {
         &self,
         settlement: PaymentSettlement,
     ) -> Result<Transition, RepositoryError> {
-        let PaymentSettlement {
-            user,
-            order,
-            payment_id,
-            to,
-            now,
-        } = settlement;
         let mut map = self.lock()?;
-        let Some(stored) = map.get_mut(&(user, order)) else {
+        let Some(stored) = map.get_mut(&(settlement.user, settlement.order)) else {
             return Ok(Transition::NotFound);
         };
-        if stored.payment_id != Some(payment_id) {
+        if stored.payment_id != Some(settlement.payment_id) {
             return Ok(Transition::Conflict(stored.clone()));
         }
-        if stored.status == to {
+        if stored.status == settlement.to {
             return Ok(Transition::AlreadyApplied(stored.clone()));
         }
         if stored.status != OrderStatus::PaymentPending {
             return Ok(Transition::Conflict(stored.clone()));
         }
-        stored.status = to;
-        stored.updated_at = now;
+        stored.status = settlement.to;
+        stored.updated_at = settlement.now;
         Ok(Transition::Applied(stored.clone()))
     }
 }

@@ -15,26 +15,9 @@ use crate::repository::{ConfirmationClaim, OutcomeRecord, PaymentRepository, Rep
 pub const BY_EXTERNAL_ID: &str = "byExternalId";
 const KEY: &str = "paymentId";
 
+/// The adapter over one `Table` of this layout.
 #[derive(Debug, Clone)]
-pub struct DynamoDbPaymentRepository {
-    table: Table,
-}
-
-impl DynamoDbPaymentRepository {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self {
-            table: Table::new(client, table),
-        }
-    }
-
-    pub fn table(&self) -> &str {
-        self.table.name()
-    }
-}
-
-fn key(id: PaymentId) -> Key {
-    Key::new(KEY, id)
-}
+pub struct DynamoDbPaymentRepository(pub Table);
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -138,30 +121,34 @@ impl From<PaymentItem> for Payment {
     }
 }
 
+fn key(id: PaymentId) -> Key {
+    Key::new(KEY, id)
+}
+
 impl PaymentRepository for DynamoDbPaymentRepository {
-    #[tracing::instrument(skip(self, payment), fields(table = %self.table(), payment_id = %payment.id))]
+    #[tracing::instrument(skip(self, payment), fields(table = %self.0.name(), payment_id = %payment.id))]
     async fn insert_if_absent(&self, payment: &Payment) -> Result<bool, RepositoryError> {
-        self.table
+        self.0
             .insert_if_absent(&key(payment.id), &PaymentItem::from(payment))
             .await
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn get(&self, id: PaymentId) -> Result<Option<Payment>, RepositoryError> {
-        let row: Option<PaymentItem> = self.table.get(&key(id), Read::Latest).await?;
+        let row: Option<PaymentItem> = self.0.get(&key(id), Read::Latest).await?;
         Ok(row.map(Payment::from))
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn find_by_external_id(
         &self,
         external: &ExternalId,
     ) -> Result<Option<PaymentId>, RepositoryError> {
         let output = self
-            .table
+            .0
             .client()
             .query()
-            .table_name(self.table.name())
+            .table_name(self.0.name())
             .index_name(BY_EXTERNAL_ID)
             .key_condition_expression("externalId = :external")
             .expression_attribute_values(":external", store::value(external)?)
@@ -186,7 +173,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         }
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn set_external_id(
         &self,
         id: PaymentId,
@@ -194,7 +181,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
         let update = self
-            .table
+            .0
             .update(&key(id))
             .update_expression("SET externalId = :external, updatedAtUtc = :now")
             .condition_expression(
@@ -205,11 +192,11 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         store::update_if(update).await
     }
 
-    #[tracing::instrument(skip(self, record), fields(table = %self.table(), payment_id = %record.id))]
+    #[tracing::instrument(skip(self, record), fields(table = %self.0.name(), payment_id = %record.id))]
     async fn record_outcome(&self, record: OutcomeRecord<'_>) -> Result<bool, RepositoryError> {
         let tx = store::value(&TransactionItem::from(record.transaction))?;
         let update = self
-            .table
+            .0
             .update(&key(record.id))
             .update_expression(
                 "SET #status = :outcome, \
@@ -227,14 +214,14 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         store::update_if(update).await
     }
 
-    #[tracing::instrument(skip(self, claim), fields(table = %self.table(), payment_id = %claim.id))]
+    #[tracing::instrument(skip(self, claim), fields(table = %self.0.name(), payment_id = %claim.id))]
     async fn claim_confirmation(&self, claim: ConfirmationClaim) -> Result<bool, RepositoryError> {
         let lease_condition = match claim.observed {
             Some(_) => "confirmingUntil = :observed",
             None => "attribute_not_exists(confirmingUntil)",
         };
         let mut update = self
-            .table
+            .0
             .update(&key(claim.id))
             .update_expression("SET confirmingUntil = :lease, updatedAtUtc = :now")
             .condition_expression(format!(
@@ -251,14 +238,14 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         store::update_if(update).await
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn mark_order_confirmed(
         &self,
         id: PaymentId,
         now: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
         let update = self
-            .table
+            .0
             .update(&key(id))
             .update_expression(
                 "SET orderConfirmed = :true, updatedAtUtc = :now REMOVE confirmingUntil",
@@ -266,17 +253,15 @@ impl PaymentRepository for DynamoDbPaymentRepository {
             .condition_expression("attribute_exists(paymentId)")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":now", store::value(&now)?);
-        if store::update_if(update).await? {
-            Ok(())
-        } else {
-            Err(RepositoryError::Corrupt {
-                key: key(id).to_string(),
-                reason: "the payment vanished while its order was confirmed".into(),
-            })
-        }
+        store::update_existing(
+            update,
+            &key(id),
+            "the payment vanished while its order was confirmed",
+        )
+        .await
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn release_confirmation(
         &self,
         id: PaymentId,
@@ -284,7 +269,7 @@ impl PaymentRepository for DynamoDbPaymentRepository {
         now: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
         let update = self
-            .table
+            .0
             .update(&key(id))
             .update_expression("SET updatedAtUtc = :now REMOVE confirmingUntil")
             .condition_expression("confirmingUntil = :lease AND orderConfirmed = :false")

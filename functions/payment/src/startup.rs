@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::Client;
 use shared::SystemClock;
 use shared::aws::SdkConfig;
 use shared::client::{CallError, RetrySettings, ServiceClient};
+use shared::store::Table;
 
 use crate::gateway::{HttpEwallet, HttpOrderConfirmation};
 use crate::{DynamoDbPaymentRepository, RequestConfig, RequestDeps, WebhookConfig, WebhookDeps};
@@ -28,7 +29,7 @@ pub fn request_deps(
     retry: RetrySettings,
 ) -> Result<RequestDeps<DynamoDbPaymentRepository, HttpEwallet>, CallError> {
     Ok(RequestDeps {
-        repo: DynamoDbPaymentRepository::new(Client::new(sdk), config.payments_table),
+        repo: DynamoDbPaymentRepository(Table::new(Client::new(sdk), config.payments_table)),
         // A third party: it does not know our IAM identities, so calls are unsigned.
         ewallet: HttpEwallet::new(
             ServiceClient::unsigned(retry)?,
@@ -45,7 +46,7 @@ pub fn webhook_deps(
     retry: RetrySettings,
 ) -> Result<WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation>, CallError> {
     Ok(WebhookDeps {
-        repo: DynamoDbPaymentRepository::new(Client::new(sdk), config.payments_table),
+        repo: DynamoDbPaymentRepository(Table::new(Client::new(sdk), config.payments_table)),
         // Signed as the function's role: the internal API is IAM-authorized.
         orders: HttpOrderConfirmation::new(
             ServiceClient::new(sdk, retry)?,

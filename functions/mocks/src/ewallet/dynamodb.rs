@@ -15,26 +15,9 @@ use super::repository::{Claim, EwalletRequestRepository, Insert, RepositoryError
 
 const KEY: &str = "paymentRequestId";
 
+/// The adapter over one `Table` of this layout.
 #[derive(Debug, Clone)]
-pub struct DynamoDbEwalletRequests {
-    table: Table,
-}
-
-impl DynamoDbEwalletRequests {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self {
-            table: Table::new(client, table),
-        }
-    }
-
-    pub fn table(&self) -> &str {
-        self.table.name()
-    }
-}
-
-fn key(id: PaymentRequestId) -> Key {
-    Key::new(KEY, id)
-}
+pub struct DynamoDbEwalletRequests(pub Table);
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,11 +85,15 @@ impl From<RequestItem> for EwalletRequest {
     }
 }
 
+fn key(id: PaymentRequestId) -> Key {
+    Key::new(KEY, id)
+}
+
 impl EwalletRequestRepository for DynamoDbEwalletRequests {
-    #[tracing::instrument(skip(self, request), fields(table = %self.table(), payment_request_id = %request.id))]
+    #[tracing::instrument(skip(self, request), fields(table = %self.0.name(), payment_request_id = %request.id))]
     async fn insert_if_absent(&self, request: &EwalletRequest) -> Result<Insert, RepositoryError> {
         if self
-            .table
+            .0
             .insert_if_absent(&key(request.id), &RequestItem::from(request))
             .await?
         {
@@ -122,7 +109,7 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
         Ok(Insert::Exists(Box::new(existing)))
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn mark_scheduled(
         &self,
         id: PaymentRequestId,
@@ -130,32 +117,30 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
         now: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
         let update = self
-            .table
+            .0
             .update(&key(id))
             .update_expression("SET scheduled = :yes, dueAt = :due, updatedAtUtc = :now")
             .condition_expression("attribute_exists(paymentRequestId)")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":due", store::value(&due_at)?)
             .expression_attribute_values(":now", store::value(&now)?);
-        if store::update_if(update).await? {
-            Ok(())
-        } else {
-            Err(RepositoryError::Corrupt {
-                key: key(id).to_string(),
-                reason: "the request vanished before it was marked scheduled".into(),
-            })
-        }
+        store::update_existing(
+            update,
+            &key(id),
+            "the request vanished before it was marked scheduled",
+        )
+        .await
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn get(&self, id: PaymentRequestId) -> Result<Option<EwalletRequest>, RepositoryError> {
         // The claim decides who sends; a stale read would only cost a wasted claim, but a
         // retry must see its own first attempt.
-        let row: Option<RequestItem> = self.table.get(&key(id), Read::Latest).await?;
+        let row: Option<RequestItem> = self.0.get(&key(id), Read::Latest).await?;
         Ok(row.map(EwalletRequest::from))
     }
 
-    #[tracing::instrument(skip(self, claim), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self, claim), fields(table = %self.0.name()))]
     async fn claim(
         &self,
         id: PaymentRequestId,
@@ -163,7 +148,7 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
         claim: &Claim,
     ) -> Result<bool, RepositoryError> {
         let update = self
-            .table
+            .0
             .update(&key(id))
             .expression_attribute_names("#status", "status")
             .update_expression(
@@ -184,7 +169,7 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
         store::update_if(update).await
     }
 
-    #[tracing::instrument(skip(self, token), fields(table = %self.table()))]
+    #[tracing::instrument(skip(self, token), fields(table = %self.0.name()))]
     async fn settle(
         &self,
         id: PaymentRequestId,
@@ -192,7 +177,7 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
         settlement: &Settlement,
     ) -> Result<bool, RepositoryError> {
         let update = self
-            .table
+            .0
             .update(&key(id))
             .expression_attribute_names("#status", "status")
             .condition_expression("#status = :sending AND claimToken = :token")

@@ -4,6 +4,7 @@
 use shared::SystemClock;
 use shared::aws::SdkConfig;
 use shared::client::{CallError, RetrySettings};
+use shared::store::Table;
 
 use super::dispatcher::{Dispatcher, LEASE};
 use super::dynamodb::DynamoDbEwalletRequests;
@@ -17,10 +18,10 @@ pub fn payment_request_service(
     config: PaymentRequestConfig,
 ) -> PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler> {
     PaymentRequestService {
-        repo: DynamoDbEwalletRequests::new(
+        repo: DynamoDbEwalletRequests(Table::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.requests_table,
-        ),
+        )),
         scheduler: EventBridgeWebhookScheduler::new(
             aws_sdk_scheduler::Client::new(sdk),
             config.schedule_group,
@@ -37,10 +38,10 @@ pub fn dispatcher(
     config: DispatcherConfig,
 ) -> Result<Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender>, CallError> {
     Ok(Dispatcher {
-        repo: DynamoDbEwalletRequests::new(
+        repo: DynamoDbEwalletRequests(Table::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.requests_table,
-        ),
+        )),
         // The defaults (4 attempts of at most 5 s, backoff up to 2 s) end within the
         // function's 30 s timeout and well within the lease.
         sender: HttpWebhookSender::new(RetrySettings::default())?,

@@ -48,7 +48,7 @@ pub async fn spawn_app() -> TestApp {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = local_env("EWALLET_REQUESTS_TABLE");
     TestApp {
-        repo: DynamoDbEwalletRequests::new(dynamodb.clone(), &table),
+        repo: DynamoDbEwalletRequests(shared::store::Table::new(dynamodb.clone(), &table)),
         dynamodb,
         scheduler: aws_sdk_scheduler::Client::new(&config),
         table,

@@ -229,7 +229,7 @@ pub async fn spawn_app() -> TestApp {
     )
     .unwrap();
     TestApp {
-        repo: DynamoDbPaymentRepository::new(Client::new(&sdk), table),
+        repo: DynamoDbPaymentRepository(shared::store::Table::new(Client::new(&sdk), table)),
         fakes,
         request_deps,
         webhook_deps,
