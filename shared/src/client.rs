@@ -271,3 +271,25 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_that_cannot_be_serialised_is_an_encoding_failure_and_nothing_is_sent() {
+        let client = ServiceClient::unsigned(RetrySettings::default()).unwrap();
+        // JSON object keys must be strings: serde_json refuses a map keyed by pairs.
+        let body = std::collections::BTreeMap::from([((1, 2), 3)]);
+        let correlation_id = CorrelationId::generate();
+        let ctx = CallContext {
+            correlation_id: &correlation_id,
+            idempotency_key: "k",
+        };
+        let err = client
+            .post_json::<_, serde_json::Value>("http://127.0.0.1:9/unreachable", &body, ctx)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Encode { .. }), "{err:?}");
+    }
+}

@@ -24,15 +24,6 @@ impl ConfigError {
     }
 }
 
-/// Why a cold start stopped: a setting, or a client that could not be built from it.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("a client could not be built")]
-    Client(#[from] crate::client::CallError),
-}
-
 pub fn required(name: &'static str) -> Result<String, ConfigError> {
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => Ok(value),

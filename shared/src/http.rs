@@ -162,3 +162,37 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Validation
     }
     serde_json::from_slice(bytes).map_err(|err| ValidationError::new("body", err.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("busy")]
+    struct Busy(Option<u64>);
+
+    impl ApiError for Busy {
+        fn problem(&self) -> Problem {
+            Problem::unavailable()
+        }
+
+        fn retry_after_secs(&self) -> Option<u64> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn an_error_with_a_retry_after_answers_it_in_its_problem_response() {
+        let cid = CorrelationId::from_value(Some("cid-1"));
+        let response = respond::<Busy>(Err(Busy(Some(3))), &cid, "/x");
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "3");
+        assert_eq!(response.headers()[correlation::HEADER], "cid-1");
+        assert_eq!(
+            response.headers()[http::header::CONTENT_TYPE],
+            crate::problem::CONTENT_TYPE
+        );
+        let plain = respond::<Busy>(Err(Busy(None)), &cid, "/x");
+        assert!(plain.headers().get(http::header::RETRY_AFTER).is_none());
+    }
+}

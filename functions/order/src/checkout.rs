@@ -239,4 +239,27 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, OrderError::NotFound));
     }
+
+    #[tokio::test]
+    async fn the_checkout_is_stamped_with_the_clocks_time() {
+        let (repo, order) = setup(OrderStatus::Created);
+        let payments = FakePayments::default();
+        let at = order.updated_at + chrono::Duration::minutes(5);
+        let deps = CheckoutDeps {
+            repo: &repo,
+            payments: &payments,
+            clock: shared::clock::FixedClock::at(at),
+        };
+        checkout(
+            &deps,
+            order.user_id,
+            order.id,
+            &EWALLET,
+            &CorrelationId::generate(),
+        )
+        .await
+        .unwrap();
+        let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
+        assert_eq!(stored.updated_at, at);
+    }
 }

@@ -252,8 +252,8 @@ mod tests {
     }
 
     /// A Requested payment the e-wallet knows as `ewallet-<paymentId>`.
-    async fn given_payment(
-        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation>,
+    async fn given_payment<C>(
+        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation, C>,
         cents: i64,
     ) -> Payment {
         let new = NewPayment {
@@ -575,5 +575,33 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, PaymentError::Invalid(_)), "{body}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_replay_window_is_judged_by_the_clock_of_the_deps() {
+        let signed_at = Utc::now();
+        let WebhookDeps {
+            repo,
+            orders,
+            secret,
+            ..
+        } = deps();
+        let deps = WebhookDeps {
+            repo,
+            orders,
+            secret,
+            clock: shared::clock::FixedClock::at(signed_at + Duration::minutes(6)),
+        };
+        let payment = given_payment(&deps, 10099).await;
+        let body = webhook_body(&payment, "100.99");
+        let header = signature::sign(SECRET.as_bytes(), signed_at.timestamp(), body.as_bytes());
+
+        let result = handle(&deps, webhook_request(&body, Some(&header)), cid()).await;
+
+        assert!(matches!(
+            result,
+            Err(PaymentError::Signature(signature::SignatureError::Stale))
+        ));
+        assert!(deps.orders.confirmations().is_empty());
     }
 }
