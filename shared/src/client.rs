@@ -58,6 +58,14 @@ pub enum CallError {
         status: u16,
         body: String,
     },
+    /// Our own request body could not be serialised: nothing was sent.
+    #[error("the body for {url} could not be serialised")]
+    Encode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A 2xx came back, but its body is not the expected JSON.
     #[error("{url} answered a body that is not the expected JSON")]
     Decode {
         url: String,
@@ -139,7 +147,7 @@ impl ServiceClient {
         body: &B,
         ctx: CallContext<'_>,
     ) -> Result<R, CallError> {
-        let payload = serde_json::to_vec(body).map_err(|source| CallError::Decode {
+        let payload = serde_json::to_vec(body).map_err(|source| CallError::Encode {
             url: url.to_owned(),
             source,
         })?;
@@ -262,4 +270,26 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_that_cannot_be_serialised_is_an_encoding_failure_and_nothing_is_sent() {
+        let client = ServiceClient::unsigned(RetrySettings::default()).unwrap();
+        // JSON object keys must be strings: serde_json refuses a map keyed by pairs.
+        let body = std::collections::BTreeMap::from([((1, 2), 3)]);
+        let correlation_id = CorrelationId::generate();
+        let ctx = CallContext {
+            correlation_id: &correlation_id,
+            idempotency_key: "k",
+        };
+        let err = client
+            .post_json::<_, serde_json::Value>("http://127.0.0.1:9/unreachable", &body, ctx)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::Encode { .. }), "{err:?}");
+    }
 }

@@ -34,24 +34,6 @@ impl OrderStatus {
     }
 }
 
-impl std::str::FromStr for OrderStatus {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Created,
-            Self::PaymentPending,
-            Self::PaymentSuccess,
-            Self::PaymentFailed,
-            Self::Cancelled,
-            Self::Delivered,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
-        .ok_or_else(|| format!("unknown order status {raw:?}"))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderDetailDto {
@@ -136,17 +118,6 @@ impl PaymentStatus {
     /// Expired is a failure for the order.
     pub const fn is_success(self) -> bool {
         matches!(self, Self::Success)
-    }
-}
-
-impl std::str::FromStr for PaymentStatus {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        [Self::Requested, Self::Success, Self::Failed, Self::Expired]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-            .ok_or_else(|| format!("unknown payment status {raw:?}"))
     }
 }
 

@@ -13,9 +13,30 @@ use tracing::Instrument;
 use crate::telemetry::ErrorChain;
 use crate::{CorrelationId, Problem, ValidationError, correlation};
 
-/// A service error that knows which problem it is for the client. Internals stay in logs.
+/// A service error that owns its whole response: which problem it is for the client, and
+/// when a retry may succeed. Internals stay in logs.
 pub trait ApiError: std::error::Error + 'static {
     fn problem(&self) -> Problem;
+
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    fn retry_after_secs(&self) -> Option<u64> {
+        None
+    }
+
+    /// The problem+json response, with `Retry-After` when the error has one.
+    fn response(&self, instance: &str, correlation_id: &CorrelationId) -> Response<Body> {
+        let mut response = self
+            .problem()
+            .with_instance(instance)
+            .with_correlation_id(correlation_id.as_str())
+            .into_response();
+        if let Some(secs) = self.retry_after_secs() {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
 }
 
 pub type HandlerResult<E> = Result<Response<Body>, E>;
@@ -68,16 +89,20 @@ pub fn respond<E: ApiError>(
     let mut response = match result {
         Ok(response) => response,
         Err(err) => {
-            let problem = err.problem();
-            if problem.status >= 500 {
-                tracing::error!(error = %ErrorChain(&err), status = problem.status, "request failed");
-            } else {
-                tracing::info!(status = problem.status, detail = %problem.detail, "request rejected");
+            let status = err.problem().status;
+            match err.retry_after_secs() {
+                // Not a fault: the client is asked to come back (another call is under way).
+                Some(retry_after_secs) => {
+                    tracing::info!(status, retry_after_secs, error = %err, "request deferred");
+                }
+                None if status >= 500 => {
+                    tracing::error!(error = %ErrorChain(&err), status, "request failed");
+                }
+                None => {
+                    tracing::info!(status, detail = %err.problem().detail, "request rejected");
+                }
             }
-            problem
-                .with_instance(instance)
-                .with_correlation_id(correlation_id.as_str())
-                .into_response()
+            err.response(instance, correlation_id)
         }
     };
     if let Ok(value) = HeaderValue::from_str(correlation_id.as_str()) {
@@ -136,4 +161,38 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Validation
         return Err(ValidationError::new("body", "a JSON body is required"));
     }
     serde_json::from_slice(bytes).map_err(|err| ValidationError::new("body", err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("busy")]
+    struct Busy(Option<u64>);
+
+    impl ApiError for Busy {
+        fn problem(&self) -> Problem {
+            Problem::unavailable()
+        }
+
+        fn retry_after_secs(&self) -> Option<u64> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn an_error_with_a_retry_after_answers_it_in_its_problem_response() {
+        let cid = CorrelationId::from_value(Some("cid-1"));
+        let response = respond::<Busy>(Err(Busy(Some(3))), &cid, "/x");
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "3");
+        assert_eq!(response.headers()[correlation::HEADER], "cid-1");
+        assert_eq!(
+            response.headers()[http::header::CONTENT_TYPE],
+            crate::problem::CONTENT_TYPE
+        );
+        let plain = respond::<Busy>(Err(Busy(None)), &cid, "/x");
+        assert!(plain.headers().get(http::header::RETRY_AFTER).is_none());
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod contracts;
 pub mod correlation;
@@ -19,6 +20,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod validation;
 
+pub use clock::{Clock, SystemClock};
 pub use correlation::CorrelationId;
 pub use ids::{OrderId, PaymentId, UserId};
 pub use money::{Currency, Money};

@@ -11,6 +11,44 @@ pub const TOLERANCE_SECS: i64 = 300;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The webhook's HMAC key, shared by the e-wallet (which signs) and the payment service
+/// (which verifies). Never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(Vec<u8>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be at least {} bytes", WebhookSecret::MIN_LEN)]
+pub struct SecretTooShort;
+
+impl WebhookSecret {
+    /// As long as the template's `WebhookSecret` parameter demands.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, SecretTooShort> {
+        let secret = secret.into();
+        if secret.len() < Self::MIN_LEN {
+            return Err(SecretTooShort);
+        }
+        Ok(Self(secret))
+    }
+
+    /// From the environment variable `name`, at start-up.
+    pub fn from_env(name: &'static str) -> Result<Self, crate::config::ConfigError> {
+        Self::new(crate::config::required(name)?)
+            .map_err(|err| crate::config::ConfigError::invalid(name, err))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("the signature header is missing")]
@@ -104,6 +142,13 @@ mod tests {
             verify(SECRET, Some(&header), BODY, 699),
             Err(SignatureError::Stale)
         );
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_and_a_secret_never_prints() {
+        assert_eq!(WebhookSecret::new("short").err(), Some(SecretTooShort));
+        let secret = WebhookSecret::new("a-very-secret-value").unwrap();
+        assert!(!format!("{secret:?}").contains("secret-value"));
     }
 
     #[test]

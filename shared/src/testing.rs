@@ -202,3 +202,70 @@ pub fn expected_status(table: &[(&str, u16)], file: &str) -> u16 {
             panic!("events/{file} has no expected status in its crate's tests/api/events.rs")
         })
 }
+
+/// The functions template.yaml deploys from the binaries of the crate at `manifest_dir`
+/// (its `src/bin/<binary>.rs`), named by binary, sorted.
+pub fn template_functions_of(manifest_dir: &str) -> Vec<String> {
+    let path = workspace_root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let bins = std::path::Path::new(manifest_dir).join("src").join("bin");
+    let mut functions: Vec<String> = template["Resources"]
+        .as_mapping()
+        .into_iter()
+        .flat_map(|resources| resources.values())
+        .filter(|resource| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .filter_map(|resource| resource["Metadata"]["BuildProperties"]["Binary"].as_str())
+        .filter(|binary| bins.join(format!("{binary}.rs")).is_file())
+        .map(str::to_owned)
+        .collect();
+    functions.sort();
+    functions
+}
+
+/// Fails unless every function template.yaml deploys from this crate has samples in
+/// `events/<function>/` and is one of the functions whose samples the test sends (`tested`).
+pub fn assert_every_template_function_has_samples(manifest_dir: &str, tested: &[&str]) {
+    let functions = template_functions_of(manifest_dir);
+    assert!(
+        !functions.is_empty(),
+        "template.yaml deploys nothing from {manifest_dir}"
+    );
+    for function in &functions {
+        let dir = workspace_root().join("events").join(function);
+        assert!(
+            dir.is_dir() && !sample_events(function).is_empty(),
+            "template.yaml deploys {function} but events/{function}/ has no sample event"
+        );
+        assert!(
+            tested.contains(&function.as_str()),
+            "the samples of {function} are not sent through its handler by this crate's events test"
+        );
+    }
+}
+
+/// One contract suite for a port: each case, an `async fn case(port: &impl Port)`, runs
+/// once against `fake` and once against `adapter` (expressions, awaited inside each test),
+/// so the fake keeps the adapter's rules.
+#[macro_export]
+macro_rules! contract_tests {
+    (fake: $fake:expr, adapter: $adapter:expr, cases: [$($case:ident),* $(,)?]) => {
+        mod fake {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&$fake).await;
+                }
+            )*
+        }
+        mod adapter {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&$adapter).await;
+                }
+            )*
+        }
+    };
+}

@@ -7,25 +7,36 @@
 //! 3. The payment service is asked for the payment under the attempt's idempotency key.
 //!    If that fails, the order is put back to its previous state and the client gets 503.
 
-use chrono::Utc;
 use http::StatusCode;
 use lambda_http::Request;
 use shared::contracts::{CheckoutRequest, CheckoutResponse, OrderStatus, PaymentRequest};
 use shared::http::{HandlerResult, json, json_body, path_param};
-use shared::{CorrelationId, OrderId, PaymentId, UserId};
+use shared::{Clock, CorrelationId, OrderId, PaymentId, SystemClock, UserId};
 
 use crate::payments::Payments;
-use crate::repository::CheckoutStart;
+use crate::repository::{CheckoutAbandon, CheckoutStart};
 use crate::{OrderError, OrderRepository};
 
-pub async fn checkout<R: OrderRepository, P: Payments>(
-    repo: &R,
-    payments: &P,
+/// What checkout needs, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct CheckoutDeps<R, P, C = SystemClock> {
+    pub repo: R,
+    pub payments: P,
+    pub clock: C,
+}
+
+pub async fn checkout<R: OrderRepository, P: Payments, C: Clock>(
+    deps: &CheckoutDeps<R, P, C>,
     user: UserId,
     order_id: OrderId,
     request: &CheckoutRequest,
     correlation_id: &CorrelationId,
 ) -> Result<CheckoutResponse, OrderError> {
+    let CheckoutDeps {
+        repo,
+        payments,
+        clock,
+    } = deps;
     let order = repo
         .get(user, order_id)
         .await?
@@ -40,7 +51,7 @@ pub async fn checkout<R: OrderRepository, P: Payments>(
         order: &order,
         attempt,
         payment_id,
-        now: Utc::now(),
+        now: clock.now(),
     };
     if !repo.start_checkout(start).await? {
         // Another checkout changed the order between our read and our write.
@@ -76,25 +87,28 @@ pub async fn checkout<R: OrderRepository, P: Payments>(
             })
         }
         Err(err) => {
-            let restored = repo
-                .abandon_checkout(&order, payment_id, order.status, Utc::now())
-                .await?;
+            let abandon = CheckoutAbandon {
+                order: &order,
+                payment_id,
+                back_to: order.status,
+                now: clock.now(),
+            };
+            let restored = repo.abandon_checkout(abandon).await?;
             tracing::warn!(%order_id, restored, back_to = order.status.as_str(), "payment request failed; checkout abandoned");
             Err(OrderError::PaymentUnavailable(err))
         }
     }
 }
 
-pub async fn handle<R: OrderRepository, P: Payments>(
-    repo: &R,
-    payments: &P,
+pub async fn handle<R: OrderRepository, P: Payments, C: Clock>(
+    deps: &CheckoutDeps<R, P, C>,
     request: Request,
     correlation_id: CorrelationId,
 ) -> HandlerResult<OrderError> {
     let user = UserId::parse(&path_param(&request, "userId")?)?;
     let order = OrderId::parse(&path_param(&request, "orderId")?)?;
     let body: CheckoutRequest = json_body(&request)?;
-    let response = checkout(repo, payments, user, order, &body, &correlation_id).await?;
+    let response = checkout(deps, user, order, &body, &correlation_id).await?;
     Ok(json(StatusCode::ACCEPTED, &response))
 }
 
@@ -103,7 +117,19 @@ mod tests {
     use super::*;
     use crate::demo;
     use crate::memory::{FakePayments, InMemoryOrderRepository};
+    use chrono::Utc;
     use shared::contracts::PaymentProvider;
+
+    fn deps<'a>(
+        repo: &'a InMemoryOrderRepository,
+        payments: &'a FakePayments,
+    ) -> CheckoutDeps<&'a InMemoryOrderRepository, &'a FakePayments> {
+        CheckoutDeps {
+            repo,
+            payments,
+            clock: SystemClock,
+        }
+    }
 
     const EWALLET: CheckoutRequest = CheckoutRequest {
         payment_provider: PaymentProvider::Ewallet,
@@ -120,9 +146,15 @@ mod tests {
         let (repo, order) = setup(OrderStatus::Created);
         let payments = FakePayments::default();
         let cid = CorrelationId::generate();
-        let response = checkout(&repo, &payments, order.user_id, order.id, &EWALLET, &cid)
-            .await
-            .unwrap();
+        let response = checkout(
+            &deps(&repo, &payments),
+            order.user_id,
+            order.id,
+            &EWALLET,
+            &cid,
+        )
+        .await
+        .unwrap();
         assert_eq!(response.status, OrderStatus::PaymentPending);
         let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
         assert_eq!(stored.status, OrderStatus::PaymentPending);
@@ -143,8 +175,7 @@ mod tests {
             let (repo, order) = setup(status);
             let payments = FakePayments::default();
             let err = checkout(
-                &repo,
-                &payments,
+                &deps(&repo, &payments),
                 order.user_id,
                 order.id,
                 &EWALLET,
@@ -165,8 +196,7 @@ mod tests {
         let repo = InMemoryOrderRepository::with([order.clone()]);
         let payments = FakePayments::default();
         checkout(
-            &repo,
-            &payments,
+            &deps(&repo, &payments),
             order.user_id,
             order.id,
             &EWALLET,
@@ -182,8 +212,7 @@ mod tests {
         let (repo, order) = setup(OrderStatus::Created);
         let payments = FakePayments::failing();
         let err = checkout(
-            &repo,
-            &payments,
+            &deps(&repo, &payments),
             order.user_id,
             order.id,
             &EWALLET,
@@ -200,8 +229,7 @@ mod tests {
     async fn another_users_order_is_not_found() {
         let (repo, order) = setup(OrderStatus::Created);
         let err = checkout(
-            &repo,
-            &FakePayments::default(),
+            &deps(&repo, &FakePayments::default()),
             UserId::new_random(),
             order.id,
             &EWALLET,
@@ -210,5 +238,28 @@ mod tests {
         .await
         .unwrap_err();
         assert!(matches!(err, OrderError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn the_checkout_is_stamped_with_the_clocks_time() {
+        let (repo, order) = setup(OrderStatus::Created);
+        let payments = FakePayments::default();
+        let at = order.updated_at + chrono::Duration::minutes(5);
+        let deps = CheckoutDeps {
+            repo: &repo,
+            payments: &payments,
+            clock: shared::clock::FixedClock::at(at),
+        };
+        checkout(
+            &deps,
+            order.user_id,
+            order.id,
+            &EWALLET,
+            &CorrelationId::generate(),
+        )
+        .await
+        .unwrap();
+        let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
+        assert_eq!(stored.updated_at, at);
     }
 }

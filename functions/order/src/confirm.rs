@@ -5,18 +5,17 @@
 //! PaymentFailed. Idempotent: repeating a confirmation answers 200 and changes nothing; a
 //! confirmation for a payment the order is not waiting for is 409.
 
-use chrono::Utc;
 use http::StatusCode;
 use lambda_http::Request;
 use shared::contracts::{ConfirmPaymentRequest, ConfirmPaymentResponse, OrderStatus};
 use shared::http::{HandlerResult, json, json_body, path_param};
-use shared::{OrderId, UserId};
+use shared::{Clock, CorrelationId, OrderId, UserId};
 
-use crate::repository::Transition;
-use crate::{Order, OrderError, OrderRepository};
+use crate::repository::{PaymentSettlement, Transition};
+use crate::{Order, OrderDeps, OrderError, OrderRepository};
 
-pub async fn confirm<R: OrderRepository>(
-    repo: &R,
+pub async fn confirm<R: OrderRepository, C: Clock>(
+    deps: &OrderDeps<R, C>,
     user: UserId,
     order: OrderId,
     request: &ConfirmPaymentRequest,
@@ -26,13 +25,18 @@ pub async fn confirm<R: OrderRepository>(
     } else {
         OrderStatus::PaymentFailed
     };
-    match repo
-        .settle_payment(user, order, request.payment_id, to, Utc::now())
-        .await?
-    {
+    let settlement = PaymentSettlement {
+        user,
+        order,
+        payment_id: request.payment_id,
+        to,
+        now: deps.clock.now(),
+    };
+    match deps.repo.settle_payment(settlement).await? {
         Transition::Applied(order) => {
             tracing::info!(order_id = %order.id, status = to.as_str(), payment_id = %request.payment_id, "payment settled");
-            // Fulfilment (the follow-up jobs and the published payment result) starts here.
+            // Planned: fulfilment (the follow-up jobs and the published payment result) starts
+            // here; today the order only records the outcome.
             Ok(order)
         }
         Transition::AlreadyApplied(order) => {
@@ -44,11 +48,15 @@ pub async fn confirm<R: OrderRepository>(
     }
 }
 
-pub async fn handle<R: OrderRepository>(repo: &R, request: Request) -> HandlerResult<OrderError> {
+pub async fn handle<R: OrderRepository, C: Clock>(
+    deps: &OrderDeps<R, C>,
+    request: Request,
+    _correlation_id: CorrelationId,
+) -> HandlerResult<OrderError> {
     let user = UserId::parse(&path_param(&request, "userId")?)?;
     let order = OrderId::parse(&path_param(&request, "orderId")?)?;
     let body: ConfirmPaymentRequest = json_body(&request)?;
-    let order = confirm(repo, user, order, &body).await?;
+    let order = confirm(deps, user, order, &body).await?;
     Ok(json(
         StatusCode::OK,
         &ConfirmPaymentResponse {
@@ -64,7 +72,15 @@ mod tests {
     use super::*;
     use crate::demo;
     use crate::memory::InMemoryOrderRepository;
-    use shared::PaymentId;
+    use chrono::Utc;
+    use shared::{PaymentId, SystemClock};
+
+    fn deps(repo: &InMemoryOrderRepository) -> OrderDeps<&InMemoryOrderRepository> {
+        OrderDeps {
+            repo,
+            clock: SystemClock,
+        }
+    }
 
     fn pending() -> (InMemoryOrderRepository, Order, PaymentId) {
         let mut order = demo::demo_order(UserId::new_random(), 1, Utc::now());
@@ -88,11 +104,11 @@ mod tests {
     #[tokio::test]
     async fn a_confirmed_payment_makes_the_order_payment_success_once() {
         let (repo, order, payment) = pending();
-        let first = confirm(&repo, order.user_id, order.id, &body(true, payment))
+        let first = confirm(&deps(&repo), order.user_id, order.id, &body(true, payment))
             .await
             .unwrap();
         assert_eq!(first.status, OrderStatus::PaymentSuccess);
-        let again = confirm(&repo, order.user_id, order.id, &body(true, payment))
+        let again = confirm(&deps(&repo), order.user_id, order.id, &body(true, payment))
             .await
             .unwrap();
         assert_eq!(
@@ -104,7 +120,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_payment_makes_the_order_payment_failed() {
         let (repo, order, payment) = pending();
-        let settled = confirm(&repo, order.user_id, order.id, &body(false, payment))
+        let settled = confirm(&deps(&repo), order.user_id, order.id, &body(false, payment))
             .await
             .unwrap();
         assert_eq!(settled.status, OrderStatus::PaymentFailed);
@@ -114,7 +130,7 @@ mod tests {
     async fn a_confirmation_for_another_payment_or_the_opposite_outcome_is_a_conflict() {
         let (repo, order, payment) = pending();
         let other = confirm(
-            &repo,
+            &deps(&repo),
             order.user_id,
             order.id,
             &body(true, PaymentId::new_random()),
@@ -126,10 +142,10 @@ mod tests {
                 OrderStatus::PaymentPending
             ))
         ));
-        confirm(&repo, order.user_id, order.id, &body(true, payment))
+        confirm(&deps(&repo), order.user_id, order.id, &body(true, payment))
             .await
             .unwrap();
-        let opposite = confirm(&repo, order.user_id, order.id, &body(false, payment)).await;
+        let opposite = confirm(&deps(&repo), order.user_id, order.id, &body(false, payment)).await;
         assert!(matches!(
             opposite,
             Err(OrderError::NotWaitingForPayment(

@@ -1,64 +1,63 @@
 //! The orders table: partition key `userId`, sort key `orderId`, so every read names one
 //! user's partition. `nameKey` holds the case-folded name the search filters on.
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::contracts::OrderStatus;
 use shared::paging::{NameFilter, fold_case};
-use shared::store::{self, Item};
+use shared::store::{self, Item, Key, Read, Table};
 use shared::{Currency, Money, OrderId, PaymentId, UserId};
 
-use crate::repository::{CheckoutStart, OrderRepository, RepositoryError, SearchHits, Transition};
+use crate::repository::{
+    CheckoutAbandon, CheckoutStart, OrderRepository, PaymentSettlement, RepositoryError,
+    SearchHits, Transition,
+};
 use crate::{Order, OrderDetail};
+
+const KEY: [&str; 2] = ["userId", "orderId"];
 
 #[derive(Debug, Clone)]
 pub struct DynamoDbOrderRepository {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 impl DynamoDbOrderRepository {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
     }
 
-    /// Built once per cold start from `ORDERS_TABLE` and the SDK's environment.
-    pub async fn from_env() -> Result<Self, shared::config::ConfigError> {
-        let table = shared::config::required("ORDERS_TABLE")?;
-        let config = shared::aws::sdk_config();
-        Ok(Self::new(Client::new(&config), table))
-    }
-
     pub fn table(&self) -> &str {
-        &self.table
+        self.table.name()
     }
+}
+
+fn key(user: UserId, order: OrderId) -> Key {
+    Key::new(KEY[0], user).and(KEY[1], order)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OrderItem {
-    user_id: String,
-    order_id: String,
+    user_id: UserId,
+    order_id: OrderId,
     name: String,
     name_key: String,
     total_cents: i64,
-    currency: String,
-    status: String,
+    currency: Currency,
+    status: OrderStatus,
     created_at_utc: DateTime<Utc>,
     updated_at_utc: DateTime<Utc>,
     details: Vec<DetailItem>,
+    // Orders written before attempts were counted have no attribute.
     #[serde(default)]
     checkout_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    payment_id: Option<String>,
+    payment_id: Option<PaymentId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,13 +72,13 @@ struct DetailItem {
 impl From<&Order> for OrderItem {
     fn from(order: &Order) -> Self {
         Self {
-            user_id: order.user_id.to_string(),
-            order_id: order.id.to_string(),
+            user_id: order.user_id,
+            order_id: order.id,
             name: order.name.clone(),
             name_key: fold_case(&order.name),
             total_cents: order.total.cents(),
-            currency: order.total.currency().to_string(),
-            status: order.status.as_str().to_owned(),
+            currency: order.total.currency(),
+            status: order.status,
             created_at_utc: order.created_at,
             updated_at_utc: order.updated_at,
             details: order
@@ -93,27 +92,20 @@ impl From<&Order> for OrderItem {
                 })
                 .collect(),
             checkout_attempt: order.checkout_attempt,
-            payment_id: order.payment_id.map(|p| p.to_string()),
+            payment_id: order.payment_id,
         }
     }
 }
 
-impl TryFrom<OrderItem> for Order {
-    type Error = RepositoryError;
-
-    fn try_from(item: OrderItem) -> Result<Self, Self::Error> {
-        let key = format!("{}/{}", item.user_id, item.order_id);
-        let corrupt = |reason: String| RepositoryError::Corrupt {
-            key: key.clone(),
-            reason,
-        };
-        let currency = Currency::parse(&item.currency).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Order {
-            id: OrderId::parse(&item.order_id).map_err(|e| corrupt(e.to_string()))?,
-            user_id: UserId::parse(&item.user_id).map_err(|e| corrupt(e.to_string()))?,
+impl From<OrderItem> for Order {
+    fn from(item: OrderItem) -> Self {
+        let currency = item.currency;
+        Order {
+            id: item.order_id,
+            user_id: item.user_id,
             name: item.name,
             total: Money::from_cents(item.total_cents, currency),
-            status: item.status.parse::<OrderStatus>().map_err(corrupt)?,
+            status: item.status,
             created_at: item.created_at_utc,
             updated_at: item.updated_at_utc,
             details: item
@@ -127,29 +119,17 @@ impl TryFrom<OrderItem> for Order {
                 })
                 .collect(),
             checkout_attempt: item.checkout_attempt,
-            payment_id: item
-                .payment_id
-                .as_deref()
-                .map(PaymentId::parse)
-                .transpose()
-                .map_err(|e| corrupt(e.to_string()))?,
-        })
+            payment_id: item.payment_id,
+        }
     }
 }
 
-fn key(user: UserId, order: OrderId) -> Item {
-    Item::from([
-        ("userId".to_owned(), AttributeValue::S(user.to_string())),
-        ("orderId".to_owned(), AttributeValue::S(order.to_string())),
-    ])
-}
-
 fn decode(item: Item) -> Result<Order, RepositoryError> {
-    Order::try_from(store::decode::<OrderItem>(item)?)
+    store::decode::<OrderItem>(Key::of_item(&item, &KEY), item).map(Order::from)
 }
 
 impl OrderRepository for DynamoDbOrderRepository {
-    #[tracing::instrument(skip(self, filter), fields(table = %self.table, items_read))]
+    #[tracing::instrument(skip(self, filter), fields(table = %self.table(), items_read))]
     async fn search(
         &self,
         user: UserId,
@@ -159,9 +139,10 @@ impl OrderRepository for DynamoDbOrderRepository {
         let mut start_key = None;
         loop {
             let mut query = self
-                .client
+                .table
+                .client()
                 .query()
-                .table_name(&self.table)
+                .table_name(self.table.name())
                 .key_condition_expression("userId = :user")
                 .expression_attribute_values(":user", AttributeValue::S(user.to_string()))
                 .set_exclusive_start_key(start_key.take());
@@ -187,32 +168,20 @@ impl OrderRepository for DynamoDbOrderRepository {
         Ok(hits)
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table))]
+    #[tracing::instrument(skip(self), fields(table = %self.table()))]
     async fn get(&self, user: UserId, order: OrderId) -> Result<Option<Order>, RepositoryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("userId", AttributeValue::S(user.to_string()))
-            .key("orderId", AttributeValue::S(order.to_string()))
-            .send()
-            .await
-            .map_err(store::failed)?;
-        output.item.map(decode).transpose()
+        let row: Option<OrderItem> = self.table.get(&key(user, order), Read::Eventual).await?;
+        Ok(row.map(Order::from))
     }
 
-    #[tracing::instrument(skip(self, order), fields(table = %self.table, order_id = %order.id))]
+    #[tracing::instrument(skip(self, order), fields(table = %self.table(), order_id = %order.id))]
     async fn insert_if_absent(&self, order: &Order) -> Result<bool, RepositoryError> {
-        store::put_if_absent(
-            &self.client,
-            &self.table,
-            &OrderItem::from(order),
-            "orderId",
-        )
-        .await
+        self.table
+            .insert_if_absent(&key(order.user_id, order.id), &OrderItem::from(order))
+            .await
     }
 
-    #[tracing::instrument(skip(self, start), fields(table = %self.table, order_id = %start.order.id, attempt = start.attempt))]
+    #[tracing::instrument(skip(self, start), fields(table = %self.table(), order_id = %start.order.id, attempt = start.attempt))]
     async fn start_checkout(&self, start: CheckoutStart<'_>) -> Result<bool, RepositoryError> {
         let order = start.order;
         let previous_attempt = if order.checkout_attempt == 0 {
@@ -222,75 +191,65 @@ impl OrderRepository for DynamoDbOrderRepository {
             "checkoutAttempt = :previousAttempt"
         };
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(order.user_id, order.id)))
+            .table
+            .update(&key(order.user_id, order.id))
             .condition_expression(format!("#status = :previousStatus AND {previous_attempt}"))
             .update_expression(
                 "SET #status = :pending, checkoutAttempt = :attempt, paymentId = :paymentId, updatedAtUtc = :now",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":previousStatus", store::text(order.status.as_str()))
-            .expression_attribute_values(":previousAttempt", AttributeValue::N(order.checkout_attempt.to_string()))
-            .expression_attribute_values(":pending", store::text(OrderStatus::PaymentPending.as_str()))
-            .expression_attribute_values(":attempt", AttributeValue::N(start.attempt.to_string()))
-            .expression_attribute_values(":paymentId", store::text(start.payment_id.to_string()))
-            .expression_attribute_values(":now", store::timestamp(start.now)?);
+            .expression_attribute_values(":previousStatus", store::value(&order.status)?)
+            .expression_attribute_values(":previousAttempt", store::value(&order.checkout_attempt)?)
+            .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
+            .expression_attribute_values(":attempt", store::value(&start.attempt)?)
+            .expression_attribute_values(":paymentId", store::value(&start.payment_id)?)
+            .expression_attribute_values(":now", store::value(&start.now)?);
         store::update_if(update).await
     }
 
-    #[tracing::instrument(skip(self, order), fields(table = %self.table, order_id = %order.id))]
+    #[tracing::instrument(skip(self, abandon), fields(table = %self.table(), order_id = %abandon.order.id))]
     async fn abandon_checkout(
         &self,
-        order: &Order,
-        payment_id: PaymentId,
-        back_to: OrderStatus,
-        now: DateTime<Utc>,
+        abandon: CheckoutAbandon<'_>,
     ) -> Result<bool, RepositoryError> {
+        let order = abandon.order;
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(order.user_id, order.id)))
+            .table
+            .update(&key(order.user_id, order.id))
             .condition_expression("#status = :pending AND paymentId = :paymentId")
             .update_expression("SET #status = :backTo, updatedAtUtc = :now")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(
-                ":pending",
-                store::text(OrderStatus::PaymentPending.as_str()),
-            )
-            .expression_attribute_values(":paymentId", store::text(payment_id.to_string()))
-            .expression_attribute_values(":backTo", store::text(back_to.as_str()))
-            .expression_attribute_values(":now", store::timestamp(now)?);
+            .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
+            .expression_attribute_values(":paymentId", store::value(&abandon.payment_id)?)
+            .expression_attribute_values(":backTo", store::value(&abandon.back_to)?)
+            .expression_attribute_values(":now", store::value(&abandon.now)?);
         store::update_if(update).await
     }
 
-    #[tracing::instrument(skip(self), fields(table = %self.table))]
+    #[tracing::instrument(skip(self, settlement), fields(table = %self.table(), order_id = %settlement.order))]
     async fn settle_payment(
         &self,
-        user: UserId,
-        order: OrderId,
-        payment_id: PaymentId,
-        to: OrderStatus,
-        now: DateTime<Utc>,
+        settlement: PaymentSettlement,
     ) -> Result<Transition, RepositoryError> {
+        let PaymentSettlement {
+            user,
+            order,
+            payment_id,
+            to,
+            now,
+        } = settlement;
+        let key = key(user, order);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user, order)))
+            .table
+            .update(&key)
             .condition_expression("#status = :pending AND paymentId = :paymentId")
             .update_expression("SET #status = :to, updatedAtUtc = :now")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(
-                ":pending",
-                store::text(OrderStatus::PaymentPending.as_str()),
-            )
-            .expression_attribute_values(":paymentId", store::text(payment_id.to_string()))
-            .expression_attribute_values(":to", store::text(to.as_str()))
-            .expression_attribute_values(":now", store::timestamp(now)?)
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
+            .expression_attribute_values(":paymentId", store::value(&payment_id)?)
+            .expression_attribute_values(":to", store::value(&to)?)
+            .expression_attribute_values(":now", store::value(&now)?)
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -298,7 +257,7 @@ impl OrderRepository for DynamoDbOrderRepository {
             Ok(output) => match output.attributes {
                 Some(item) => Ok(Transition::Applied(decode(item)?)),
                 None => Err(RepositoryError::Corrupt {
-                    key: format!("{user}/{order}"),
+                    key: key.to_string(),
                     reason: "update returned no item".into(),
                 }),
             },

@@ -3,13 +3,21 @@
 use http::StatusCode;
 use lambda_http::Request;
 use shared::http::{HandlerResult, json, path_param};
-use shared::{OrderId, UserId};
+use shared::{CorrelationId, OrderId, UserId};
 
-use crate::{OrderError, OrderRepository};
+use crate::{OrderDeps, OrderError, OrderRepository};
 
-pub async fn handle<R: OrderRepository>(repo: &R, request: Request) -> HandlerResult<OrderError> {
+pub async fn handle<R: OrderRepository, C>(
+    deps: &OrderDeps<R, C>,
+    request: Request,
+    _correlation_id: CorrelationId,
+) -> HandlerResult<OrderError> {
     let user = UserId::parse(&path_param(&request, "userId")?)?;
     let order = OrderId::parse(&path_param(&request, "orderId")?)?;
-    let found = repo.get(user, order).await?.ok_or(OrderError::NotFound)?;
+    let found = deps
+        .repo
+        .get(user, order)
+        .await?
+        .ok_or(OrderError::NotFound)?;
     Ok(json(StatusCode::OK, &found.to_dto()))
 }

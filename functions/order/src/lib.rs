@@ -3,6 +3,7 @@
 //! cold start.
 
 pub mod checkout;
+pub mod config;
 pub mod confirm;
 pub mod demo;
 pub mod domain;
@@ -14,9 +15,21 @@ pub mod memory;
 pub mod payments;
 pub mod repository;
 pub mod search;
+pub mod startup;
 
+use shared::SystemClock;
+
+pub use checkout::CheckoutDeps;
+pub use config::{CheckoutConfig, OrderConfig};
 pub use domain::{Order, OrderDetail};
 pub use dynamodb::DynamoDbOrderRepository;
 pub use error::OrderError;
 pub use payments::{HttpPayments, Payments};
 pub use repository::{OrderRepository, RepositoryError, SearchHits, Transition};
+
+/// What search, get and confirm-payment need, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct OrderDeps<R, C = SystemClock> {
+    pub repo: R,
+    pub clock: C,
+}

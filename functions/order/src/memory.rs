@@ -3,13 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
 use shared::contracts::OrderStatus;
 use shared::paging::NameFilter;
 use shared::{OrderId, PaymentId, UserId};
 
 use crate::Order;
-use crate::repository::{CheckoutStart, OrderRepository, RepositoryError, SearchHits, Transition};
+use crate::repository::{
+    CheckoutAbandon, CheckoutStart, OrderRepository, PaymentSettlement, RepositoryError,
+    SearchHits, Transition,
+};
+use shared::store::Poisoned;
 
 type Orders = BTreeMap<(UserId, OrderId), Order>;
 
@@ -30,7 +33,7 @@ impl InMemoryOrderRepository {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Orders>, RepositoryError> {
         self.orders
             .lock()
-            .map_err(|_| RepositoryError::Store("in-memory store poisoned".into()))
+            .map_err(|_| RepositoryError::from(Poisoned))
     }
 }
 
@@ -85,19 +88,16 @@ impl OrderRepository for InMemoryOrderRepository {
 
     async fn abandon_checkout(
         &self,
-        order: &Order,
-        payment_id: PaymentId,
-        back_to: OrderStatus,
-        now: DateTime<Utc>,
+        abandon: CheckoutAbandon<'_>,
     ) -> Result<bool, RepositoryError> {
         let mut map = self.lock()?;
-        match map.get_mut(&(order.user_id, order.id)) {
+        match map.get_mut(&(abandon.order.user_id, abandon.order.id)) {
             Some(stored)
                 if stored.status == OrderStatus::PaymentPending
-                    && stored.payment_id == Some(payment_id) =>
+                    && stored.payment_id == Some(abandon.payment_id) =>
             {
-                stored.status = back_to;
-                stored.updated_at = now;
+                stored.status = abandon.back_to;
+                stored.updated_at = abandon.now;
                 Ok(true)
             }
             _ => Ok(false),
@@ -106,27 +106,23 @@ impl OrderRepository for InMemoryOrderRepository {
 
     async fn settle_payment(
         &self,
-        user: UserId,
-        order: OrderId,
-        payment_id: PaymentId,
-        to: OrderStatus,
-        now: DateTime<Utc>,
+        settlement: PaymentSettlement,
     ) -> Result<Transition, RepositoryError> {
         let mut map = self.lock()?;
-        let Some(stored) = map.get_mut(&(user, order)) else {
+        let Some(stored) = map.get_mut(&(settlement.user, settlement.order)) else {
             return Ok(Transition::NotFound);
         };
-        if stored.payment_id != Some(payment_id) {
+        if stored.payment_id != Some(settlement.payment_id) {
             return Ok(Transition::Conflict(stored.clone()));
         }
-        if stored.status == to {
+        if stored.status == settlement.to {
             return Ok(Transition::AlreadyApplied(stored.clone()));
         }
         if stored.status != OrderStatus::PaymentPending {
             return Ok(Transition::Conflict(stored.clone()));
         }
-        stored.status = to;
-        stored.updated_at = now;
+        stored.status = settlement.to;
+        stored.updated_at = settlement.now;
         Ok(Transition::Applied(stored.clone()))
     }
 }

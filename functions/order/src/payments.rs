@@ -16,6 +16,17 @@ pub trait Payments: Send + Sync {
     ) -> impl Future<Output = Result<PaymentResponse, CallError>> + Send;
 }
 
+impl<T: Payments + ?Sized> Payments for &T {
+    fn request(
+        &self,
+        request: &PaymentRequest,
+        idempotency_key: &str,
+        correlation_id: &CorrelationId,
+    ) -> impl Future<Output = Result<PaymentResponse, CallError>> + Send {
+        (**self).request(request, idempotency_key, correlation_id)
+    }
+}
+
 /// The payment service behind the internal (IAM-authorized) API.
 #[derive(Debug, Clone)]
 pub struct HttpPayments {

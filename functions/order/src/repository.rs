@@ -27,6 +27,26 @@ pub struct CheckoutStart<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// A checkout to undo: a PaymentPending order whose payment (`payment_id`) could not be
+/// requested goes back to `back_to`.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutAbandon<'a> {
+    pub order: &'a Order,
+    pub payment_id: PaymentId,
+    pub back_to: OrderStatus,
+    pub now: DateTime<Utc>,
+}
+
+/// A payment's outcome for its order: PaymentPending for `payment_id` → `to`.
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentSettlement {
+    pub user: UserId,
+    pub order: OrderId,
+    pub payment_id: PaymentId,
+    pub to: OrderStatus,
+    pub now: DateTime<Utc>,
+}
+
 /// The result of moving an order out of PaymentPending for a payment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
@@ -69,23 +89,63 @@ pub trait OrderRepository: Send + Sync {
         start: CheckoutStart<'_>,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
-    /// Puts a PaymentPending order whose payment could not be requested back to
-    /// `back_to`, so it does not stay stuck. `true` when it was put back.
+    /// Puts a PaymentPending order whose payment could not be requested back, so it does
+    /// not stay stuck; only while it waits for that payment. `true` when it was put back.
     fn abandon_checkout(
         &self,
-        order: &Order,
-        payment_id: PaymentId,
-        back_to: OrderStatus,
-        now: DateTime<Utc>,
+        abandon: CheckoutAbandon<'_>,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
-    /// Moves a PaymentPending order waiting for `payment_id` to `to`.
+    /// Moves a PaymentPending order waiting for the settlement's payment to its state.
     fn settle_payment(
+        &self,
+        settlement: PaymentSettlement,
+    ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send;
+}
+
+/// A borrowed repository is one too (tests keep theirs to look at it afterwards).
+impl<T: OrderRepository + ?Sized> OrderRepository for &T {
+    fn search(
+        &self,
+        user: UserId,
+        filter: &NameFilter,
+    ) -> impl Future<Output = Result<SearchHits, RepositoryError>> + Send {
+        (**self).search(user, filter)
+    }
+
+    fn get(
         &self,
         user: UserId,
         order: OrderId,
-        payment_id: PaymentId,
-        to: OrderStatus,
-        now: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send;
+    ) -> impl Future<Output = Result<Option<Order>, RepositoryError>> + Send {
+        (**self).get(user, order)
+    }
+
+    fn insert_if_absent(
+        &self,
+        order: &Order,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send {
+        (**self).insert_if_absent(order)
+    }
+
+    fn start_checkout(
+        &self,
+        start: CheckoutStart<'_>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send {
+        (**self).start_checkout(start)
+    }
+
+    fn abandon_checkout(
+        &self,
+        abandon: CheckoutAbandon<'_>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send {
+        (**self).abandon_checkout(abandon)
+    }
+
+    fn settle_payment(
+        &self,
+        settlement: PaymentSettlement,
+    ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send {
+        (**self).settle_payment(settlement)
+    }
 }

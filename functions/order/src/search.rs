@@ -8,9 +8,9 @@ use lambda_http::Request;
 use shared::contracts::{SearchFilters, SearchResponse};
 use shared::http::{HandlerResult, json, path_param, query_param};
 use shared::paging::{NameFilter, Page, PageSize, fold_case, paginate};
-use shared::{UserId, ValidationError};
+use shared::{CorrelationId, UserId, ValidationError};
 
-use crate::{OrderError, OrderRepository};
+use crate::{OrderDeps, OrderError, OrderRepository};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchQuery {
@@ -54,9 +54,13 @@ pub async fn search<R: OrderRepository>(
     })
 }
 
-pub async fn handle<R: OrderRepository>(repo: &R, request: Request) -> HandlerResult<OrderError> {
+pub async fn handle<R: OrderRepository, C>(
+    deps: &OrderDeps<R, C>,
+    request: Request,
+    _correlation_id: CorrelationId,
+) -> HandlerResult<OrderError> {
     let query = SearchQuery::from_request(&request)?;
-    let body = search(repo, &query).await?;
+    let body = search(&deps.repo, &query).await?;
     Ok(json(StatusCode::OK, &body))
 }
 

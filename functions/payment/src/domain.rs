@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use shared::contracts::{PaymentProvider, PaymentResponse, PaymentStatus};
 use shared::{Money, OrderId, PaymentId, UserId, ValidationError};
 
@@ -32,7 +33,8 @@ fn printable_token(raw: &str, field: &'static str) -> Result<String, ValidationE
 }
 
 /// The caller's name for one checkout attempt (`Idempotency-Key` header).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
@@ -65,7 +67,8 @@ impl IdempotencyKey {
 }
 
 /// The e-wallet's id of a payment request (`paymentRequestId`), our payment's `externalId`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ExternalId(String);
 
 impl ExternalId {
@@ -83,6 +86,28 @@ impl std::fmt::Display for ExternalId {
         f.write_str(&self.0)
     }
 }
+
+/// Stored and read back through the same check as on the way in.
+macro_rules! token_serde {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(token: $name) -> Self {
+                token.0
+            }
+        }
+    };
+}
+
+token_serde!(IdempotencyKey);
+token_serde!(ExternalId);
 
 /// A payment movement the e-wallet reported.
 #[derive(Debug, Clone, PartialEq, Eq)]

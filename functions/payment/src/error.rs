@@ -34,17 +34,15 @@ pub enum PaymentError {
     Store(#[from] RepositoryError),
 }
 
-impl PaymentError {
-    /// Seconds after which a retry may succeed, for a `Retry-After` header.
-    pub fn retry_after_secs(&self) -> Option<u64> {
+impl ApiError for PaymentError {
+    /// Another delivery is confirming: the provider retries after a few seconds.
+    fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::ConfirmationInProgress { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }
-}
 
-impl ApiError for PaymentError {
     fn problem(&self) -> Problem {
         match self {
             Self::Invalid(err) => Problem::invalid_field(err),

@@ -18,8 +18,8 @@ use crate::domain::{ExternalId, Payment};
 pub enum GatewayError {
     #[error("the call failed")]
     Call(#[from] CallError),
-    #[error("the answer is unusable: {0}")]
-    BadAnswer(String),
+    #[error("the answer is unusable")]
+    BadAnswer(#[source] shared::ValidationError),
     /// A failure without an HTTP call behind it (fakes in tests).
     #[error("unavailable: {0}")]
     Unavailable(&'static str),
@@ -103,8 +103,7 @@ impl Ewallet for HttpEwallet {
             idempotency_key: &payment_id,
         };
         let answer: EwalletPaymentResponse = self.client.post_json(&url, &body, ctx).await?;
-        ExternalId::parse(&answer.payment_request_id)
-            .map_err(|e| GatewayError::BadAnswer(e.to_string()))
+        ExternalId::parse(&answer.payment_request_id).map_err(GatewayError::BadAnswer)
     }
 }
 

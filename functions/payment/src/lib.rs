@@ -11,9 +11,10 @@ pub mod gateway;
 pub mod memory;
 pub mod repository;
 pub mod request;
+pub mod startup;
 pub mod webhook;
 
-pub use config::{RequestConfig, WebhookConfig, WebhookSecret};
+pub use config::{RequestConfig, WebhookConfig};
 pub use domain::{ExternalId, IdempotencyKey, NewPayment, Payment, Transaction};
 pub use dynamodb::DynamoDbPaymentRepository;
 pub use error::PaymentError;

@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use shared::contracts::PaymentStatus;
 use shared::{CorrelationId, PaymentId};
 
-use crate::domain::{ExternalId, Payment, Transaction};
+use crate::domain::{ExternalId, Payment};
 use crate::gateway::{Confirmation, Ewallet, GatewayError, OrderConfirmation};
-use crate::repository::{PaymentRepository, RepositoryError};
+use crate::repository::{ConfirmationClaim, OutcomeRecord, PaymentRepository, RepositoryError};
+use shared::store::Poisoned;
 
 #[derive(Debug, Default)]
 pub struct InMemoryPaymentRepository {
@@ -22,7 +23,7 @@ impl InMemoryPaymentRepository {
     fn lock(&self) -> Result<MutexGuard<'_, HashMap<PaymentId, Payment>>, RepositoryError> {
         self.payments
             .lock()
-            .map_err(|_| RepositoryError::Store("in-memory store poisoned".into()))
+            .map_err(|_| RepositoryError::from(Poisoned))
     }
 
     pub fn len(&self) -> usize {
@@ -92,40 +93,30 @@ impl PaymentRepository for InMemoryPaymentRepository {
         )
     }
 
-    async fn record_outcome(
-        &self,
-        id: PaymentId,
-        outcome: PaymentStatus,
-        transaction: &Transaction,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
+    async fn record_outcome(&self, record: OutcomeRecord<'_>) -> Result<bool, RepositoryError> {
         self.update_if(
-            id,
+            record.id,
             |p| p.status == PaymentStatus::Requested,
             |p| {
-                p.status = outcome;
-                p.transactions.push(transaction.clone());
-                p.confirming_until = Some(lease_until);
-                p.updated_at = now;
+                p.status = record.outcome;
+                p.transactions.push(record.transaction.clone());
+                p.confirming_until = Some(record.lease_until);
+                p.updated_at = record.now;
             },
         )
     }
 
-    async fn claim_confirmation(
-        &self,
-        id: PaymentId,
-        status: PaymentStatus,
-        observed: Option<DateTime<Utc>>,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
+    async fn claim_confirmation(&self, claim: ConfirmationClaim) -> Result<bool, RepositoryError> {
         self.update_if(
-            id,
-            |p| p.status == status && !p.order_confirmed && p.confirming_until == observed,
+            claim.id,
             |p| {
-                p.confirming_until = Some(lease_until);
-                p.updated_at = now;
+                p.status == claim.status
+                    && !p.order_confirmed
+                    && p.confirming_until == claim.observed
+            },
+            |p| {
+                p.confirming_until = Some(claim.lease_until);
+                p.updated_at = claim.now;
             },
         )
     }
@@ -148,8 +139,8 @@ impl PaymentRepository for InMemoryPaymentRepository {
             Ok(())
         } else {
             Err(RepositoryError::Corrupt {
-                key: id.to_string(),
-                reason: "no such payment".into(),
+                key: format!("paymentId={id}"),
+                reason: "the payment vanished while its order was confirmed".into(),
             })
         }
     }
@@ -206,8 +197,7 @@ impl Ewallet for FakeEwallet {
         if take_one(&self.failures) {
             return Err(GatewayError::Unavailable("fake e-wallet told to fail"));
         }
-        ExternalId::parse(&format!("ewallet-{}", payment.id))
-            .map_err(|e| GatewayError::BadAnswer(e.to_string()))
+        ExternalId::parse(&format!("ewallet-{}", payment.id)).map_err(GatewayError::BadAnswer)
     }
 }
 

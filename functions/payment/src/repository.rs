@@ -8,6 +8,28 @@ use crate::domain::{ExternalId, Payment, Transaction};
 
 pub use shared::store::StoreError as RepositoryError;
 
+/// A webhook's outcome to record: Requested → `outcome`, appending `transaction` and
+/// taking the confirm lease until `lease_until`.
+#[derive(Debug, Clone, Copy)]
+pub struct OutcomeRecord<'a> {
+    pub id: PaymentId,
+    pub outcome: PaymentStatus,
+    pub transaction: &'a Transaction,
+    pub lease_until: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// A delivery's claim on confirming a payment in `status`: the lease goes to `lease_until`,
+/// only if it is still the `observed` one (none, or an expired one).
+#[derive(Debug, Clone, Copy)]
+pub struct ConfirmationClaim {
+    pub id: PaymentId,
+    pub status: PaymentStatus,
+    pub observed: Option<DateTime<Utc>>,
+    pub lease_until: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
 /// The payments the payment service needs, as the domain sees them. Every change is a
 /// conditional write: `false` means the condition did not hold and nothing changed.
 pub trait PaymentRepository: Send + Sync {
@@ -37,26 +59,18 @@ pub trait PaymentRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
-    /// Requested → `outcome`, appending `transaction` and taking the confirm lease until
-    /// `lease_until`, in one write; only while the payment is Requested.
+    /// Records the outcome and takes the confirm lease in one write; only while the
+    /// payment is Requested.
     fn record_outcome(
         &self,
-        id: PaymentId,
-        outcome: PaymentStatus,
-        transaction: &Transaction,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
+        record: OutcomeRecord<'_>,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
-    /// Takes the confirm lease of a payment in `status` whose order is not confirmed,
-    /// only if the lease is still the `observed` one (none, or an expired one).
+    /// Takes the confirm lease of a payment in the claim's status whose order is not
+    /// confirmed, only if the lease is still the observed one.
     fn claim_confirmation(
         &self,
-        id: PaymentId,
-        status: PaymentStatus,
-        observed: Option<DateTime<Utc>>,
-        lease_until: DateTime<Utc>,
-        now: DateTime<Utc>,
+        claim: ConfirmationClaim,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
     /// The order knows the outcome: no delivery needs to confirm it again.

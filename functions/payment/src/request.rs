@@ -10,7 +10,7 @@ use http::StatusCode;
 use lambda_http::Request;
 use shared::contracts::{PaymentRequest, PaymentResponse};
 use shared::http::{HandlerResult, json, json_body, path_param};
-use shared::{CorrelationId, Money, UserId, ValidationError};
+use shared::{Clock, CorrelationId, Money, SystemClock, UserId, ValidationError};
 
 use crate::domain::{IdempotencyKey, NewPayment, Payment};
 use crate::gateway::Ewallet;
@@ -18,9 +18,10 @@ use crate::{PaymentError, PaymentRepository, RepositoryError};
 
 /// What the payment request needs, built once per cold start.
 #[derive(Debug, Clone)]
-pub struct RequestDeps<R, E> {
+pub struct RequestDeps<R, E, C = SystemClock> {
     pub repo: R,
     pub ewallet: E,
+    pub clock: C,
 }
 
 impl NewPayment {
@@ -47,8 +48,8 @@ impl NewPayment {
     }
 }
 
-pub async fn request_payment<R: PaymentRepository, E: Ewallet>(
-    deps: &RequestDeps<R, E>,
+pub async fn request_payment<R: PaymentRepository, E: Ewallet, C: Clock>(
+    deps: &RequestDeps<R, E, C>,
     new: &NewPayment,
     correlation_id: &CorrelationId,
     now: DateTime<Utc>,
@@ -82,7 +83,7 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet>(
         .map_err(PaymentError::Ewallet)?;
     if deps
         .repo
-        .set_external_id(payment.id, &external, Utc::now())
+        .set_external_id(payment.id, &external, deps.clock.now())
         .await?
     {
         tracing::info!(payment_id = %payment.id, external_id = %external, "payment requested from the e-wallet");
@@ -106,18 +107,18 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet>(
 
 fn vanished(payment: &Payment) -> RepositoryError {
     RepositoryError::Corrupt {
-        key: payment.id.to_string(),
+        key: format!("paymentId={}", payment.id),
         reason: "the payment vanished after it was written".into(),
     }
 }
 
-pub async fn handle<R: PaymentRepository, E: Ewallet>(
-    deps: &RequestDeps<R, E>,
+pub async fn handle<R: PaymentRepository, E: Ewallet, C: Clock>(
+    deps: &RequestDeps<R, E, C>,
     request: Request,
-    correlation_id: &CorrelationId,
+    correlation_id: CorrelationId,
 ) -> HandlerResult<PaymentError> {
     let new = NewPayment::from_request(&request)?;
-    let body = request_payment(deps, &new, correlation_id, Utc::now()).await?;
+    let body = request_payment(deps, &new, &correlation_id, deps.clock.now()).await?;
     Ok(json(StatusCode::CREATED, &body))
 }
 
@@ -135,6 +136,7 @@ mod tests {
         RequestDeps {
             repo: InMemoryPaymentRepository::default(),
             ewallet: FakeEwallet::default(),
+            clock: SystemClock,
         }
     }
 

@@ -12,16 +12,16 @@
 //! - a different outcome than the recorded one is a 409 and changes nothing.
 
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
+use http::StatusCode;
+use lambda_http::{Body, Request};
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
-use shared::http::{ApiError, HandlerResult, json};
-use shared::signature;
-use shared::{CorrelationId, OrderId, ValidationError};
+use shared::http::{HandlerResult, json};
+use shared::signature::{self, WebhookSecret};
+use shared::{Clock, CorrelationId, OrderId, SystemClock, ValidationError};
 
-use crate::config::WebhookSecret;
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
 use crate::gateway::{Confirmation, OrderConfirmation};
+use crate::repository::{ConfirmationClaim, OutcomeRecord};
 use crate::{PaymentError, PaymentRepository};
 
 /// Lost races before a delivery gives up and asks for a retry (each loss means another
@@ -30,10 +30,11 @@ const MAX_ATTEMPTS: usize = 3;
 
 /// What the webhook needs, built once per cold start.
 #[derive(Debug, Clone)]
-pub struct WebhookDeps<R, O> {
+pub struct WebhookDeps<R, O, C = SystemClock> {
     pub repo: R,
     pub orders: O,
     pub secret: WebhookSecret,
+    pub clock: C,
 }
 
 /// A webhook's content, checked.
@@ -92,8 +93,8 @@ pub fn authenticate(
 }
 
 /// Applies a verified outcome; see the module documentation.
-pub async fn apply<R: PaymentRepository, O: OrderConfirmation>(
-    deps: &WebhookDeps<R, O>,
+pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
+    deps: &WebhookDeps<R, O, C>,
     outcome: &Outcome,
     correlation_id: &CorrelationId,
     now: DateTime<Utc>,
@@ -117,11 +118,14 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation>(
         let lease = lease_until(now);
         match decide(&payment, outcome.status, now) {
             Decision::Record => {
-                if deps
-                    .repo
-                    .record_outcome(id, outcome.status, &outcome.transaction, lease, now)
-                    .await?
-                {
+                let record = OutcomeRecord {
+                    id,
+                    outcome: outcome.status,
+                    transaction: &outcome.transaction,
+                    lease_until: lease,
+                    now,
+                };
+                if deps.repo.record_outcome(record).await? {
                     tracing::info!(payment_id = %id, status = outcome.status.as_str(), "payment outcome recorded");
                     payment.status = outcome.status;
                     payment.transactions.push(outcome.transaction.clone());
@@ -130,11 +134,14 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation>(
                 }
             }
             Decision::TakeOver { observed } => {
-                if deps
-                    .repo
-                    .claim_confirmation(id, payment.status, observed, lease, now)
-                    .await?
-                {
+                let claim = ConfirmationClaim {
+                    id,
+                    status: payment.status,
+                    observed,
+                    lease_until: lease,
+                    now,
+                };
+                if deps.repo.claim_confirmation(claim).await? {
                     tracing::info!(payment_id = %id, status = payment.status.as_str(), "confirmation taken over from an expired or released lease");
                     payment.confirming_until = Some(lease);
                     return confirm(deps, payment, lease, correlation_id).await;
@@ -170,8 +177,8 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation>(
 }
 
 /// Called only by the holder of the lease that ends at `lease`.
-async fn confirm<R: PaymentRepository, O: OrderConfirmation>(
-    deps: &WebhookDeps<R, O>,
+async fn confirm<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
+    deps: &WebhookDeps<R, O, C>,
     payment: Payment,
     lease: DateTime<Utc>,
     correlation_id: &CorrelationId,
@@ -187,7 +194,7 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation>(
         Err(err) => {
             match deps
                 .repo
-                .release_confirmation(payment.id, lease, Utc::now())
+                .release_confirmation(payment.id, lease, deps.clock.now())
                 .await
             {
                 Ok(released) => {
@@ -202,7 +209,7 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation>(
         }
     }
     deps.repo
-        .mark_order_confirmed(payment.id, Utc::now())
+        .mark_order_confirmed(payment.id, deps.clock.now())
         .await?;
     Ok(PaymentResponse {
         payment_id: payment.id,
@@ -210,40 +217,17 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation>(
     })
 }
 
-/// A 503 problem with `Retry-After`, which the shared error mapping cannot add.
-fn retry_later(
-    err: &PaymentError,
-    retry_after_secs: u64,
-    request: &Request,
-    correlation_id: &CorrelationId,
-) -> Response<Body> {
-    tracing::info!(status = 503, retry_after_secs, error = %err, "request deferred");
-    let mut response = err
-        .problem()
-        .with_instance(request.uri().path())
-        .with_correlation_id(correlation_id.as_str())
-        .into_response();
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs),
-    );
-    response
-}
-
-pub async fn handle<R: PaymentRepository, O: OrderConfirmation>(
-    deps: &WebhookDeps<R, O>,
+/// A deferred delivery (another one is confirming) is a 503 whose `Retry-After` comes
+/// with the error (see `PaymentError`'s `ApiError`).
+pub async fn handle<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
+    deps: &WebhookDeps<R, O, C>,
     request: Request,
-    correlation_id: &CorrelationId,
+    correlation_id: CorrelationId,
 ) -> HandlerResult<PaymentError> {
-    let now = Utc::now();
+    let now = deps.clock.now();
     let outcome = authenticate(&deps.secret, &request, now)?;
-    match apply(deps, &outcome, correlation_id, now).await {
-        Ok(body) => Ok(json(StatusCode::OK, &body)),
-        Err(err) => match err.retry_after_secs() {
-            Some(secs) => Ok(retry_later(&err, secs, &request, correlation_id)),
-            None => Err(err),
-        },
-    }
+    let body = apply(deps, &outcome, &correlation_id, now).await?;
+    Ok(json(StatusCode::OK, &body))
 }
 
 #[cfg(test)]
@@ -252,6 +236,7 @@ mod tests {
     use crate::domain::{IdempotencyKey, NewPayment};
     use crate::memory::{FakeOrderConfirmation, InMemoryPaymentRepository};
     use chrono::Duration;
+    use shared::http::ApiError;
     use shared::testing::ApiRequest;
     use shared::{Currency, Money, UserId};
 
@@ -262,12 +247,13 @@ mod tests {
             repo: InMemoryPaymentRepository::default(),
             orders: FakeOrderConfirmation::default(),
             secret: WebhookSecret::new(SECRET).unwrap(),
+            clock: SystemClock,
         }
     }
 
     /// A Requested payment the e-wallet knows as `ewallet-<paymentId>`.
-    async fn given_payment(
-        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation>,
+    async fn given_payment<C>(
+        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation, C>,
         cents: i64,
     ) -> Payment {
         let new = NewPayment {
@@ -354,13 +340,13 @@ mod tests {
         // Another delivery recorded the outcome and is still confirming.
         assert!(
             deps.repo
-                .record_outcome(
-                    payment.id,
-                    PaymentStatus::Success,
-                    &success.transaction,
-                    lease,
-                    now
-                )
+                .record_outcome(OutcomeRecord {
+                    id: payment.id,
+                    outcome: PaymentStatus::Success,
+                    transaction: &success.transaction,
+                    lease_until: lease,
+                    now,
+                })
                 .await
                 .unwrap()
         );
@@ -383,13 +369,13 @@ mod tests {
         let then = Utc::now() - Duration::seconds(60);
         let success = outcome(&payment, PaymentStatus::Success);
         deps.repo
-            .record_outcome(
-                payment.id,
-                PaymentStatus::Success,
-                &success.transaction,
-                lease_until(then),
-                then,
-            )
+            .record_outcome(OutcomeRecord {
+                id: payment.id,
+                outcome: PaymentStatus::Success,
+                transaction: &success.transaction,
+                lease_until: lease_until(then),
+                now: then,
+            })
             .await
             .unwrap();
 
@@ -589,5 +575,33 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, PaymentError::Invalid(_)), "{body}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_replay_window_is_judged_by_the_clock_of_the_deps() {
+        let signed_at = Utc::now();
+        let WebhookDeps {
+            repo,
+            orders,
+            secret,
+            ..
+        } = deps();
+        let deps = WebhookDeps {
+            repo,
+            orders,
+            secret,
+            clock: shared::clock::FixedClock::at(signed_at + Duration::minutes(6)),
+        };
+        let payment = given_payment(&deps, 10099).await;
+        let body = webhook_body(&payment, "100.99");
+        let header = signature::sign(SECRET.as_bytes(), signed_at.timestamp(), body.as_bytes());
+
+        let result = handle(&deps, webhook_request(&body, Some(&header)), cid()).await;
+
+        assert!(matches!(
+            result,
+            Err(PaymentError::Signature(signature::SignatureError::Stale))
+        ));
+        assert!(deps.orders.confirmations().is_empty());
     }
 }

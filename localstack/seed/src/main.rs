@@ -3,13 +3,14 @@
 //! progress keeps its state.
 
 use futures::{StreamExt, TryStreamExt, stream};
-use order::{DynamoDbOrderRepository, OrderRepository, demo};
+use order::{OrderConfig, OrderRepository, demo};
 use shared::UserId;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let user = UserId::parse(demo::DEMO_USER)?;
-    let repo = DynamoDbOrderRepository::from_env().await?;
+    let repo =
+        order::startup::order_deps(&shared::aws::sdk_config(), OrderConfig::from_env()?).repo;
     let now = chrono::Utc::now();
     let created: Vec<bool> = stream::iter(demo::demo_orders(user, now))
         .map(|order| {

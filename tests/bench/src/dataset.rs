@@ -33,6 +33,14 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The search handler's dependencies, over this data set's table.
+    pub fn deps(&self) -> order::OrderDeps<&DynamoDbOrderRepository> {
+        order::OrderDeps {
+            repo: &self.repo,
+            clock: shared::SystemClock,
+        }
+    }
+
     /// Creates a table (named `bench-orders-<random>`) with one new user's `own_orders`
     /// demo orders, written through the repository so they are exactly what the
     /// functions store.

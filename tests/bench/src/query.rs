@@ -79,8 +79,9 @@ async fn search_latency(dataset: &Dataset, iterations: usize) -> anyhow::Result<
     for i in 0..=iterations {
         let request = search_request(dataset.user, &[("page", "1"), ("pageSize", "10")])?;
         let started = Instant::now();
-        let result = order::search::handle(&dataset.repo, request).await;
-        let response = shared::http::respond(result, &shared::CorrelationId::generate(), "/bench");
+        let correlation_id = shared::CorrelationId::generate();
+        let result = order::search::handle(&dataset.deps(), request, correlation_id.clone()).await;
+        let response = shared::http::respond(result, &correlation_id, "/bench");
         let elapsed = started.elapsed();
         if response.status() != 200 {
             bail!(

@@ -69,7 +69,7 @@ async fn time_handler(dataset: &Dataset) -> anyhow::Result<Duration> {
     let request = search_request(dataset.user, &QUERY)?;
     let correlation_id = shared::CorrelationId::generate();
     let started = Instant::now();
-    let result = order::search::handle(&dataset.repo, request).await;
+    let result = order::search::handle(&dataset.deps(), request, correlation_id.clone()).await;
     let response = shared::http::respond(result, &correlation_id, "/bench");
     let elapsed = started.elapsed();
     if response.status() != 200 {
@@ -112,8 +112,9 @@ async fn time_raw(dataset: &Dataset) -> anyhow::Result<(Duration, u64)> {
 /// Both sides must do the same work: the handler's total must be the raw match count.
 async fn check_same_result(dataset: &Dataset, raw_count: u64) -> anyhow::Result<u64> {
     let request = search_request(dataset.user, &QUERY)?;
-    let result = order::search::handle(&dataset.repo, request).await;
-    let response = shared::http::respond(result, &shared::CorrelationId::generate(), "/bench");
+    let correlation_id = shared::CorrelationId::generate();
+    let result = order::search::handle(&dataset.deps(), request, correlation_id.clone()).await;
+    let response = shared::http::respond(result, &correlation_id, "/bench");
     let body: serde_json::Value = match response.body() {
         Body::Text(text) => serde_json::from_str(text)?,
         other => bail!("order-search answered a non-text body: {other:?}"),

@@ -2,12 +2,13 @@
 //! `{"paymentRequestId": "..."}` (the schedule's target Input).
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use mocks::ewallet::{Dispatcher, dispatcher};
+use mocks::ewallet::{DispatcherConfig, dispatcher, startup};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let service = Dispatcher::from_env().await?;
+    let config = DispatcherConfig::from_env()?;
+    let service = startup::dispatcher(&shared::aws::sdk_config(), config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         dispatcher::handle(&service, event)
     }))

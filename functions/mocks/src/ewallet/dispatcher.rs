@@ -15,91 +15,30 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use shared::CorrelationId;
-use shared::client::{CallError, RetrySettings};
-use shared::config::{self, ConfigError};
+use shared::client::CallError;
 use shared::contracts::{DispatchWebhook, EwalletStatusCode, Webhook, WebhookTransaction};
+use shared::signature::WebhookSecret;
 use shared::telemetry::ErrorChain;
+use shared::{Clock, CorrelationId, SystemClock};
 use tracing::Instrument;
 
-use super::clock::{Clock, SystemClock};
 use super::domain::{EwalletRequest, OutcomeRule, PaymentRequestId, outcome_name};
-use super::dynamodb::DynamoDbEwalletRequests;
 use super::repository::{Claim, EwalletRequestRepository, RepositoryError, Settlement};
-use super::sender::{HttpWebhookSender, SignedWebhook, WebhookSender};
+use super::sender::{SignedWebhook, WebhookSender};
 
 /// How long a firing may hold a request before another may take it over: longer than the
 /// function's timeout (30 s), so a live firing is never overtaken.
 pub const LEASE: Duration = Duration::seconds(60);
 
-/// The webhook secret (HMAC key). Never printed.
-#[derive(Clone)]
-pub struct WebhookSecret(Vec<u8>);
-
-impl WebhookSecret {
-    /// The template requires 16 characters at least; so does this.
-    pub const MIN_LEN: usize = 16;
-
-    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, String> {
-        let secret = secret.into();
-        if secret.len() < Self::MIN_LEN {
-            return Err(format!("must be at least {} bytes", Self::MIN_LEN));
-        }
-        Ok(Self(secret))
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(..)")
-    }
-}
-
 /// Everything the dispatcher needs, built once per cold start.
 #[derive(Debug)]
-pub struct Dispatcher<R, W, C> {
+pub struct Dispatcher<R, W, C = SystemClock> {
     pub repo: R,
     pub sender: W,
     pub clock: C,
     pub secret: WebhookSecret,
     pub outcomes: OutcomeRule,
     pub lease: Duration,
-}
-
-impl Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender, SystemClock> {
-    /// From `EWALLET_REQUESTS_TABLE`, `WEBHOOK_SECRET` and `EWALLET_DEFAULT_OUTCOME`
-    /// (SUCCESS, FAILED or EXPIRED; EXPIRED when unset; anything else stops the cold start).
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = config::required("EWALLET_REQUESTS_TABLE")?;
-        let secret = WebhookSecret::new(config::required("WEBHOOK_SECRET")?).map_err(|reason| {
-            ConfigError::Invalid {
-                name: "WEBHOOK_SECRET",
-                reason,
-            }
-        })?;
-        let outcomes = config::parsed_or("EWALLET_DEFAULT_OUTCOME", OutcomeRule::default())?;
-        // The defaults (4 attempts of at most 5 s, backoff up to 2 s) end within the
-        // function's 30 s timeout and well within the lease.
-        let sender = HttpWebhookSender::new(RetrySettings::default()).map_err(|err| {
-            ConfigError::Invalid {
-                name: "WEBHOOK_SECRET",
-                reason: format!("the HTTP client could not be built: {err}"),
-            }
-        })?;
-        let sdk = shared::aws::sdk_config();
-        Ok(Self {
-            repo: DynamoDbEwalletRequests::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-            sender,
-            clock: SystemClock,
-            secret,
-            outcomes,
-            lease: LEASE,
-        })
-    }
 }
 
 /// What one firing did (the function's response, and what tests check).
@@ -304,7 +243,7 @@ where
             },
         };
         let body = serde_json::to_vec(&webhook).map_err(DispatchError::Encode)?;
-        let signature = shared::signature::sign(self.secret.as_bytes(), now.timestamp(), &body);
+        let signature = shared::signature::sign(self.secret.expose(), now.timestamp(), &body);
         Ok(SignedWebhook {
             url: request.notification_uri.as_str().to_owned(),
             body,
@@ -369,9 +308,9 @@ mod tests {
     use shared::{Currency, Money};
 
     use super::*;
-    use crate::ewallet::clock::FixedClock;
     use crate::ewallet::domain::{NewPaymentRequest, NotificationUri, RequestStatus};
     use crate::ewallet::memory::{InMemoryEwalletRequests, ScriptedSender};
+    use shared::clock::FixedClock;
 
     const SECRET: &[u8] = b"unit-test-webhook-secret";
 
@@ -584,12 +523,5 @@ mod tests {
             assert_eq!(d.dispatch(payload).await.unwrap(), Dispatched::Malformed);
         }
         assert!(d.sender.sent().is_empty());
-    }
-
-    #[test]
-    fn a_short_secret_is_refused_and_a_secret_never_prints() {
-        assert!(WebhookSecret::new(b"short".to_vec()).is_err());
-        let secret = WebhookSecret::new(SECRET).unwrap();
-        assert!(!format!("{secret:?}").contains("unit-test"));
     }
 }

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use shared::contracts::{EwalletPaymentRequest, EwalletStatusCode};
 use shared::{Money, OrderId, ValidationError};
 use uuid::Uuid;
@@ -19,7 +20,8 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// The longest notification URI accepted.
 const MAX_URI_LEN: usize = 2048;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct PaymentRequestId(Uuid);
 
 impl PaymentRequestId {
@@ -69,7 +71,8 @@ impl IdempotencyKey {
 }
 
 /// Where the webhook goes: an absolute `http` or `https` URL with a host, no credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct NotificationUri(String);
 
 impl NotificationUri {
@@ -94,6 +97,21 @@ impl NotificationUri {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Stored and read back through the same check as on the way in.
+impl TryFrom<String> for NotificationUri {
+    type Error = ValidationError;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<NotificationUri> for String {
+    fn from(uri: NotificationUri) -> Self {
+        uri.0
     }
 }
 
@@ -122,7 +140,7 @@ impl NewPaymentRequest {
 
 /// Where a payment request is in its life: scheduled and waiting, being delivered by one
 /// firing (which holds a lease), delivered, or refused for good by the receiver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestStatus {
     Pending,
     Sending,
@@ -143,17 +161,6 @@ impl RequestStatus {
     /// Nothing more will ever be sent for a settled request.
     pub const fn is_settled(self) -> bool {
         matches!(self, Self::Sent | Self::Rejected)
-    }
-}
-
-impl FromStr for RequestStatus {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        [Self::Pending, Self::Sending, Self::Sent, Self::Rejected]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-            .ok_or_else(|| format!("unknown request status {raw:?}"))
     }
 }
 
@@ -245,7 +252,7 @@ impl OutcomeRule {
 
 /// Parses the default outcome: `SUCCESS`, `FAILED` or `EXPIRED`.
 impl FromStr for OutcomeRule {
-    type Err = String;
+    type Err = UnknownOutcome;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         parse_outcome(raw).map(|default| Self { default })
@@ -261,7 +268,11 @@ pub const fn outcome_name(code: EwalletStatusCode) -> &'static str {
     }
 }
 
-pub fn parse_outcome(raw: &str) -> Result<EwalletStatusCode, String> {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of SUCCESS, FAILED, EXPIRED")]
+pub struct UnknownOutcome(String);
+
+pub fn parse_outcome(raw: &str) -> Result<EwalletStatusCode, UnknownOutcome> {
     [
         EwalletStatusCode::Success,
         EwalletStatusCode::Failed,
@@ -269,7 +280,18 @@ pub fn parse_outcome(raw: &str) -> Result<EwalletStatusCode, String> {
     ]
     .into_iter()
     .find(|code| outcome_name(*code) == raw)
-    .ok_or_else(|| format!("{raw:?} is not one of SUCCESS, FAILED, EXPIRED"))
+    .ok_or_else(|| UnknownOutcome(raw.to_owned()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DelayRangeError {
+    #[error("the minimum delay ({min} s) is greater than the maximum ({max} s)")]
+    MinAboveMax { min: u32, max: u32 },
+    #[error(
+        "the maximum delay ({max} s) is over a day ({} s)",
+        DelayRange::LIMIT_SECS
+    )]
+    OverADay { max: u32 },
 }
 
 /// How long after a request its webhook goes out: whole seconds, uniformly from `min..=max`.
@@ -283,17 +305,12 @@ impl DelayRange {
     /// A day: a one-time schedule further out makes no sense for a payment.
     pub const LIMIT_SECS: u32 = 86_400;
 
-    pub fn new(min: u32, max: u32) -> Result<Self, String> {
+    pub fn new(min: u32, max: u32) -> Result<Self, DelayRangeError> {
         if min > max {
-            return Err(format!(
-                "the minimum delay ({min} s) is greater than the maximum ({max} s)"
-            ));
+            return Err(DelayRangeError::MinAboveMax { min, max });
         }
         if max > Self::LIMIT_SECS {
-            return Err(format!(
-                "the maximum delay ({max} s) is over a day ({} s)",
-                Self::LIMIT_SECS
-            ));
+            return Err(DelayRangeError::OverADay { max });
         }
         Ok(Self { min, max })
     }

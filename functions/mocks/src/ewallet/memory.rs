@@ -63,9 +63,10 @@ impl EwalletRequestRepository for InMemoryEwalletRequests {
         _now: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
         let mut slots = lock(&self.slots);
-        let slot = slots
-            .get_mut(&id)
-            .ok_or_else(|| RepositoryError::Store(format!("no request {id}").into()))?;
+        let slot = slots.get_mut(&id).ok_or_else(|| RepositoryError::Corrupt {
+            key: format!("paymentRequestId={id}"),
+            reason: "the request vanished before it was marked scheduled".into(),
+        })?;
         slot.request.scheduled = true;
         slot.request.due_at = due_at;
         Ok(())

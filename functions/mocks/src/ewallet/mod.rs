@@ -3,7 +3,7 @@
 //! the webhook dispatcher, which decides the verdict by the amount's cents and POSTs the
 //! signed webhook to the request's `notificationUri`, once.
 
-pub mod clock;
+pub mod config;
 pub mod dispatcher;
 pub mod domain;
 pub mod dynamodb;
@@ -14,9 +14,10 @@ pub mod payment_request;
 pub mod repository;
 pub mod scheduler;
 pub mod sender;
+pub mod startup;
 
-pub use clock::{Clock, SystemClock};
-pub use dispatcher::{DispatchError, Dispatched, Dispatcher, WebhookSecret};
+pub use config::{DispatcherConfig, PaymentRequestConfig};
+pub use dispatcher::{DispatchError, Dispatched, Dispatcher};
 pub use domain::{
     DelayRange, EwalletRequest, NewPaymentRequest, OutcomeRule, PaymentRequestId, RequestStatus,
 };

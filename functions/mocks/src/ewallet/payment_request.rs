@@ -8,62 +8,24 @@
 use http::StatusCode;
 use lambda_http::Request;
 use shared::client::IDEMPOTENCY_KEY;
-use shared::config::{self, ConfigError};
 use shared::contracts::{EwalletPaymentRequest, EwalletPaymentResponse};
 use shared::http::{HandlerResult, json, json_body};
-use shared::{CorrelationId, ValidationError};
+use shared::{Clock, CorrelationId, SystemClock, ValidationError};
 
-use super::clock::{Clock, SystemClock};
 use super::domain::{
     DelayRange, EwalletRequest, IdempotencyKey, NewPaymentRequest, PaymentRequestId, due_at,
 };
-use super::dynamodb::DynamoDbEwalletRequests;
 use super::error::EwalletError;
 use super::repository::{EwalletRequestRepository, Insert};
-use super::scheduler::{EventBridgeWebhookScheduler, WebhookSchedule, WebhookScheduler};
+use super::scheduler::{WebhookSchedule, WebhookScheduler};
 
 /// Everything the endpoint needs, built once per cold start.
 #[derive(Debug)]
-pub struct PaymentRequestService<R, S, C> {
+pub struct PaymentRequestService<R, S, C = SystemClock> {
     pub repo: R,
     pub scheduler: S,
     pub clock: C,
     pub delays: DelayRange,
-}
-
-impl PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler, SystemClock> {
-    /// From `EWALLET_REQUESTS_TABLE`, `EWALLET_SCHEDULE_GROUP`, `EWALLET_DISPATCHER_ARN`,
-    /// `EWALLET_SCHEDULER_ROLE_ARN` and the delay range (`EWALLET_MIN_DELAY_SECONDS`,
-    /// `EWALLET_MAX_DELAY_SECONDS`, 3 and 10 when unset).
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = config::required("EWALLET_REQUESTS_TABLE")?;
-        let group = config::required("EWALLET_SCHEDULE_GROUP")?;
-        let dispatcher_arn = config::required("EWALLET_DISPATCHER_ARN")?;
-        let role_arn = config::required("EWALLET_SCHEDULER_ROLE_ARN")?;
-        let delays = delays_from_env()?;
-        let sdk = shared::aws::sdk_config();
-        Ok(Self {
-            repo: DynamoDbEwalletRequests::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-            scheduler: EventBridgeWebhookScheduler::new(
-                aws_sdk_scheduler::Client::new(&sdk),
-                group,
-                dispatcher_arn,
-                role_arn,
-            ),
-            clock: SystemClock,
-            delays,
-        })
-    }
-}
-
-/// The delay range from the environment; a minimum above the maximum stops the cold start.
-pub fn delays_from_env() -> Result<DelayRange, ConfigError> {
-    let min = config::parsed_or("EWALLET_MIN_DELAY_SECONDS", 3_u32)?;
-    let max = config::parsed_or("EWALLET_MAX_DELAY_SECONDS", 10_u32)?;
-    DelayRange::new(min, max).map_err(|reason| ConfigError::Invalid {
-        name: "EWALLET_MIN_DELAY_SECONDS",
-        reason,
-    })
 }
 
 pub async fn handle<R, S, C>(
@@ -157,9 +119,9 @@ mod tests {
     use shared::testing::{ApiRequest, assert_problem, body_json};
 
     use super::*;
-    use crate::ewallet::clock::FixedClock;
     use crate::ewallet::domain::RequestStatus;
     use crate::ewallet::memory::{InMemoryEwalletRequests, RecordingScheduler};
+    use shared::clock::FixedClock;
 
     const ROUTE: &str = "/api/payment/payment-requests";
     const ORDER: &str = "5a2fb4b2-f281-4c64-8bbc-ec3500b40c76";

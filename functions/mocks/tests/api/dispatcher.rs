@@ -1,9 +1,10 @@
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::join_all;
 use mocks::ewallet::domain::PaymentRequestId;
 use mocks::ewallet::{DispatchError, Dispatched};
 use shared::contracts::EwalletStatusCode;
+use tokio::sync::Notify;
 
 use crate::helpers::{Receiver, TestApp, free_port, spawn_app, text};
 
@@ -85,12 +86,26 @@ async fn a_request_fired_twice_is_posted_once() {
 async fn five_concurrent_firings_post_once() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
-    // A slow receiver keeps the winner's claim open while the others try.
-    receiver.answer_after(Duration::from_millis(300));
     let id = app.given_request(10099, &receiver.url).await;
     let dispatcher = app.dispatcher();
+    // The receiver answers the winner only once the four others have finished, so they
+    // all try while the winner's claim is held.
+    let gate = receiver.hold_answers();
+    let finished = AtomicUsize::new(0);
+    let all_but_the_winner = Notify::new();
 
-    let results = join_all((0..5).map(|_| dispatcher.dispatch(event(id)))).await;
+    let firings = join_all((0..5).map(|_| async {
+        let result = dispatcher.dispatch(event(id)).await;
+        if finished.fetch_add(1, Ordering::SeqCst) + 1 == 4 {
+            all_but_the_winner.notify_one();
+        }
+        result
+    }));
+    let release = async {
+        all_but_the_winner.notified().await;
+        gate.notify_one();
+    };
+    let (results, ()) = tokio::join!(firings, release);
 
     let outcomes: Vec<Dispatched> = results.into_iter().map(Result::unwrap).collect();
     let delivered = outcomes

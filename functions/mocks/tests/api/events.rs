@@ -32,6 +32,14 @@ fn dispatch_result(file: &str) -> Value {
     }
 }
 
+#[test]
+fn every_function_of_the_template_has_samples_sent_through_its_handler() {
+    shared::testing::assert_every_template_function_has_samples(
+        env!("CARGO_MANIFEST_DIR"),
+        &["ewallet-payment-request", "ewallet-webhook-dispatcher"],
+    );
+}
+
 #[tokio::test]
 async fn every_payment_request_sample_gets_its_expected_status() {
     let app = spawn_app().await;

@@ -16,12 +16,15 @@ use mocks::ewallet::scheduler::schedule_name;
 use mocks::ewallet::{
     DelayRange, Dispatcher, DynamoDbEwalletRequests, EventBridgeWebhookScheduler, EwalletRequest,
     EwalletRequestRepository, HttpWebhookSender, NewPaymentRequest, OutcomeRule,
-    PaymentRequestService, SystemClock, WebhookSecret, payment_request,
+    PaymentRequestService, payment_request,
 };
+use shared::SystemClock;
 use shared::client::RetrySettings;
 use shared::contracts::Webhook;
+use shared::signature::WebhookSecret;
 use shared::testing::local_env;
 use shared::{CorrelationId, Currency, Money, OrderId};
+use tokio::sync::Notify;
 
 pub const SECRET: &[u8] = b"integration-test-webhook-secret";
 
@@ -45,7 +48,7 @@ pub async fn spawn_app() -> TestApp {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = local_env("EWALLET_REQUESTS_TABLE");
     TestApp {
-        repo: DynamoDbEwalletRequests::new(dynamodb.clone(), &table),
+        repo: DynamoDbEwalletRequests(shared::store::Table::new(dynamodb.clone(), &table)),
         dynamodb,
         scheduler: aws_sdk_scheduler::Client::new(&config),
         table,
@@ -214,8 +217,8 @@ struct ReceiverState {
     /// Statuses to answer next (then 200).
     script: Mutex<VecDeque<u16>>,
     received: Mutex<Vec<Received>>,
-    /// How long to take before answering (widens the window of concurrent firings).
-    delay: Mutex<Duration>,
+    /// While set, the receiver answers only once the gate is notified.
+    gate: Mutex<Option<Arc<Notify>>>,
 }
 
 /// The webhook receiver played by the test: an HTTP server on 127.0.0.1 that checks the
@@ -255,8 +258,12 @@ impl Receiver {
         self.state.script.lock().unwrap().extend(statuses);
     }
 
-    pub fn answer_after(&self, delay: Duration) {
-        *self.state.delay.lock().unwrap() = delay;
+    /// From now on the receiver holds its answer until the returned gate is notified, so a
+    /// test can overlap other firings with one delivery in flight for certain.
+    pub fn hold_answers(&self) -> Arc<Notify> {
+        let gate = Arc::new(Notify::new());
+        *self.state.gate.lock().unwrap() = Some(gate.clone());
+        gate
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -310,9 +317,9 @@ async fn receive(
         idempotency_key: header_text("idempotency-key"),
         correlation_id: header_text("x-correlation-id"),
     });
-    let delay = *state.delay.lock().unwrap();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let gate = state.gate.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        gate.notified().await;
     }
     let scripted = state.script.lock().unwrap().pop_front();
     let status = match (signature_ok, scripted) {

@@ -3,6 +3,10 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let repo = order::DynamoDbOrderRepository::from_env().await?;
-    shared::http::run(|request, _| order::confirm::handle(&repo, request)).await
+    let config = order::OrderConfig::from_env()?;
+    let deps = order::startup::order_deps(&shared::aws::sdk_config(), config);
+    shared::http::run(|request, correlation_id| {
+        order::confirm::handle(&deps, request, correlation_id)
+    })
+    .await
 }

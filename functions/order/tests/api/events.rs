@@ -1,11 +1,11 @@
 //! Every sample event in `events/` goes through its handler: the files stay true to the code.
 
 use chrono::Utc;
-use order::OrderRepository;
 use order::memory::{FakePayments, InMemoryOrderRepository};
+use order::{CheckoutDeps, OrderDeps, OrderRepository};
 use shared::contracts::OrderStatus;
 use shared::testing::{from_event_json, read_sample, sample_events as files_of};
-use shared::{PaymentId, UserId};
+use shared::{PaymentId, SystemClock, UserId};
 
 use crate::helpers::spawn_app;
 
@@ -34,6 +34,19 @@ fn load(file: &str) -> lambda_http::Request {
 
 fn expected(file: &str) -> u16 {
     shared::testing::expected_status(EXPECTED, file)
+}
+
+#[test]
+fn every_function_of_the_template_has_samples_sent_through_its_handler() {
+    shared::testing::assert_every_template_function_has_samples(
+        env!("CARGO_MANIFEST_DIR"),
+        &[
+            "order-search",
+            "order-get",
+            "order-checkout",
+            "order-confirm-payment",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -74,13 +87,12 @@ async fn every_state_changing_sample_event_gets_its_expected_status() {
     let correlation_id = shared::CorrelationId::generate();
     for file in files_of("order-checkout") {
         let repo = InMemoryOrderRepository::with(order::demo::demo_orders(demo_user, Utc::now()));
-        let result = order::checkout::handle(
-            &repo,
-            &FakePayments::default(),
-            load(&file),
-            correlation_id.clone(),
-        )
-        .await;
+        let deps = CheckoutDeps {
+            repo,
+            payments: FakePayments::default(),
+            clock: SystemClock,
+        };
+        let result = order::checkout::handle(&deps, load(&file), correlation_id.clone()).await;
         let response = shared::http::respond(result, &correlation_id, "/events");
         assert_eq!(
             response.status().as_u16(),
@@ -94,7 +106,11 @@ async fn every_state_changing_sample_event_gets_its_expected_status() {
         orders[0].status = OrderStatus::PaymentPending;
         orders[0].payment_id = Some(PaymentId::parse(SAMPLE_PAYMENT).unwrap());
         let repo = InMemoryOrderRepository::with(orders);
-        let result = order::confirm::handle(&repo, load(&file)).await;
+        let deps = OrderDeps {
+            repo,
+            clock: SystemClock,
+        };
+        let result = order::confirm::handle(&deps, load(&file), correlation_id.clone()).await;
         let response = shared::http::respond(result, &correlation_id, "/events");
         assert_eq!(
             response.status().as_u16(),

@@ -2,9 +2,9 @@ use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
 use lambda_http::{Body, Request, Response};
-use order::{DynamoDbOrderRepository, Order, OrderRepository, demo};
-use shared::UserId;
+use order::{CheckoutDeps, DynamoDbOrderRepository, Order, OrderDeps, OrderRepository, demo};
 use shared::testing::local_env;
+use shared::{SystemClock, UserId};
 
 pub struct TestApp {
     pub repo: DynamoDbOrderRepository,
@@ -23,6 +23,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    fn deps(&self) -> OrderDeps<&DynamoDbOrderRepository> {
+        OrderDeps {
+            repo: &self.repo,
+            clock: SystemClock,
+        }
+    }
+
     /// Stores the demo set's first `count` orders for `user`.
     pub async fn given_orders(&self, user: UserId, count: usize) -> Vec<Order> {
         let now = Utc::now();
@@ -42,8 +49,9 @@ impl TestApp {
     }
 
     pub async fn search(&self, request: Request) -> Response<Body> {
-        let result = order::search::handle(&self.repo, request).await;
-        shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
+        let cid = shared::CorrelationId::generate();
+        let result = order::search::handle(&self.deps(), request, cid.clone()).await;
+        shared::http::respond(result, &cid, "/test")
     }
 
     pub async fn checkout(
@@ -52,17 +60,24 @@ impl TestApp {
         request: Request,
     ) -> Response<Body> {
         let cid = shared::CorrelationId::generate();
-        let result = order::checkout::handle(&self.repo, payments, request, cid.clone()).await;
+        let deps = CheckoutDeps {
+            repo: &self.repo,
+            payments,
+            clock: SystemClock,
+        };
+        let result = order::checkout::handle(&deps, request, cid.clone()).await;
         shared::http::respond(result, &cid, "/test")
     }
 
     pub async fn confirm(&self, request: Request) -> Response<Body> {
-        let result = order::confirm::handle(&self.repo, request).await;
-        shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
+        let cid = shared::CorrelationId::generate();
+        let result = order::confirm::handle(&self.deps(), request, cid.clone()).await;
+        shared::http::respond(result, &cid, "/test")
     }
 
     pub async fn get(&self, request: Request) -> Response<Body> {
-        let result = order::get::handle(&self.repo, request).await;
-        shared::http::respond(result, &shared::CorrelationId::generate(), "/test")
+        let cid = shared::CorrelationId::generate();
+        let result = order::get::handle(&self.deps(), request, cid.clone()).await;
+        shared::http::respond(result, &cid, "/test")
     }
 }

@@ -2,6 +2,7 @@
 //! Each test works on its own random user, so tests share the table and run in parallel.
 
 mod checkout;
+mod contract;
 mod events;
 mod get;
 mod helpers;

@@ -1,12 +1,14 @@
 //! Lambda: POST /api/internal/v1/users/{userId}/payments
 
+use payment::startup::{request_deps, retry_settings};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let deps = payment::RequestDeps::from_env().await?;
-    let deps = &deps;
-    shared::http::run(|request, correlation_id| async move {
-        payment::request::handle(deps, request, &correlation_id).await
+    let config = payment::RequestConfig::from_env()?;
+    let deps = request_deps(&shared::aws::sdk_config(), config, retry_settings())?;
+    shared::http::run(|request, correlation_id| {
+        payment::request::handle(&deps, request, correlation_id)
     })
     .await
 }

@@ -1,12 +1,14 @@
 //! Lambda: POST /api/v1/payments/webhook
 
+use payment::startup::{retry_settings, webhook_deps};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let deps = payment::WebhookDeps::from_env().await?;
-    let deps = &deps;
-    shared::http::run(|request, correlation_id| async move {
-        payment::webhook::handle(deps, request, &correlation_id).await
+    let config = payment::WebhookConfig::from_env()?;
+    let deps = webhook_deps(&shared::aws::sdk_config(), config, retry_settings())?;
+    shared::http::run(|request, correlation_id| {
+        payment::webhook::handle(&deps, request, correlation_id)
     })
     .await
 }

@@ -47,6 +47,14 @@ fn resigned(mut event: serde_json::Value, secret: &str) -> serde_json::Value {
     event
 }
 
+#[test]
+fn every_function_of_the_template_has_samples_sent_through_its_handler() {
+    shared::testing::assert_every_template_function_has_samples(
+        env!("CARGO_MANIFEST_DIR"),
+        &["payment-request", "payment-webhook"],
+    );
+}
+
 #[tokio::test]
 async fn every_sample_event_gets_its_expected_status() {
     let app = spawn_app().await;

@@ -19,12 +19,14 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use payment::{
     DynamoDbPaymentRepository, HttpEwallet, HttpOrderConfirmation, Payment, PaymentRepository,
-    RequestConfig, RequestDeps, WebhookConfig, WebhookDeps, WebhookSecret,
+    RequestConfig, RequestDeps, WebhookConfig, WebhookDeps,
 };
 use serde_json::{Value, json};
 use shared::client::RetrySettings;
+use shared::signature::WebhookSecret;
 use shared::testing::{ApiRequest, local_env};
 use shared::{CorrelationId, OrderId, PaymentId, UserId};
+use tokio::sync::Notify;
 
 pub const PAYMENTS_ROUTE: &str = "/api/internal/v1/users/{userId}/payments";
 pub const WEBHOOK_ROUTE: &str = "/api/v1/payments/webhook";
@@ -49,7 +51,8 @@ pub struct Fakes {
     confirm_attempts: AtomicU32,
     confirm_down: AtomicBool,
     confirm_conflict: AtomicBool,
-    confirm_delay_ms: AtomicU32,
+    /// While set, confirm-payment answers only once the gate is notified.
+    confirm_gate: Mutex<Option<Arc<Notify>>>,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -101,9 +104,9 @@ async fn confirm_payment(
     body: Bytes,
 ) -> AxumResponse {
     fakes.confirm_attempts.fetch_add(1, Ordering::SeqCst);
-    let delay = fakes.confirm_delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(u64::from(delay))).await;
+    let gate = fakes.confirm_gate.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        gate.notified().await;
     }
     if fakes.confirm_down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
@@ -154,9 +157,12 @@ impl Fakes {
         self.confirm_conflict.store(conflict, Ordering::SeqCst);
     }
 
-    pub fn set_confirm_delay(&self, delay: Duration) {
-        self.confirm_delay_ms
-            .store(u32::try_from(delay.as_millis()).unwrap(), Ordering::SeqCst);
+    /// From now on confirm-payment holds its answer until the returned gate is notified,
+    /// so a test can overlap other calls with one in flight for certain.
+    pub fn hold_confirms(&self) -> Arc<Notify> {
+        let gate = Arc::new(Notify::new());
+        *self.confirm_gate.lock().unwrap() = Some(gate.clone());
+        gate
     }
 }
 
@@ -202,7 +208,7 @@ pub async fn spawn_app() -> TestApp {
     let secret = local_env("WEBHOOK_SECRET");
     let (fakes, addr) = spawn_fakes().await;
     let base = format!("http://{addr}");
-    let request_deps = RequestDeps::new(
+    let request_deps = payment::startup::request_deps(
         &sdk,
         RequestConfig {
             payments_table: table.clone(),
@@ -212,7 +218,7 @@ pub async fn spawn_app() -> TestApp {
         fast_retries(),
     )
     .unwrap();
-    let webhook_deps = WebhookDeps::new(
+    let webhook_deps = payment::startup::webhook_deps(
         &sdk,
         WebhookConfig {
             payments_table: table.clone(),
@@ -223,7 +229,7 @@ pub async fn spawn_app() -> TestApp {
     )
     .unwrap();
     TestApp {
-        repo: DynamoDbPaymentRepository::new(Client::new(&sdk), table),
+        repo: DynamoDbPaymentRepository(shared::store::Table::new(Client::new(&sdk), table)),
         fakes,
         request_deps,
         webhook_deps,
@@ -281,13 +287,15 @@ impl TestApp {
 
     pub async fn request_payment(&self, request: Request) -> Response<Body> {
         let correlation_id = CorrelationId::from_headers(request.headers());
-        let result = payment::request::handle(&self.request_deps, request, &correlation_id).await;
+        let result =
+            payment::request::handle(&self.request_deps, request, correlation_id.clone()).await;
         shared::http::respond(result, &correlation_id, PAYMENTS_ROUTE)
     }
 
     pub async fn webhook(&self, request: Request) -> Response<Body> {
         let correlation_id = CorrelationId::from_headers(request.headers());
-        let result = payment::webhook::handle(&self.webhook_deps, request, &correlation_id).await;
+        let result =
+            payment::webhook::handle(&self.webhook_deps, request, correlation_id.clone()).await;
         shared::http::respond(result, &correlation_id, WEBHOOK_ROUTE)
     }
 

@@ -3,6 +3,7 @@
 //! Each test works on its own random keys and ids, so tests share the table and run in
 //! parallel.
 
+mod contract;
 mod events;
 mod helpers;
 mod request;

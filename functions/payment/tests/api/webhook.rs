@@ -1,10 +1,12 @@
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Utc;
 use futures::future::join_all;
 use payment::PaymentRepository;
+use payment::repository::OutcomeRecord;
 use shared::contracts::PaymentStatus;
 use shared::testing::{assert_problem, body_json};
+use tokio::sync::Notify;
 
 use crate::helpers::spawn_app;
 
@@ -133,12 +135,26 @@ async fn the_same_webhook_delivered_twice_is_applied_once() {
 #[tokio::test]
 async fn ten_concurrent_identical_deliveries_confirm_the_order_exactly_once() {
     let app = spawn_app().await;
-    // A slow order service keeps the winner's lease visible to the other deliveries.
-    app.fakes.set_confirm_delay(Duration::from_millis(300));
     let payment = app.given_requested_payment("100.99").await;
     let body = app.webhook_body(&payment, "SUCCESS", "100.99");
+    // The order service answers the winner only once the nine others have answered, so
+    // they all overlap the winner's lease.
+    let gate = app.fakes.hold_confirms();
+    let answered = AtomicUsize::new(0);
+    let all_but_the_winner = Notify::new();
 
-    let responses = join_all((0..10).map(|_| app.webhook(app.signed_webhook(&body)))).await;
+    let deliveries = join_all((0..10).map(|_| async {
+        let response = app.webhook(app.signed_webhook(&body)).await;
+        if answered.fetch_add(1, Ordering::SeqCst) + 1 == 9 {
+            all_but_the_winner.notify_one();
+        }
+        response
+    }));
+    let release = async {
+        all_but_the_winner.notified().await;
+        gate.notify_one();
+    };
+    let (responses, ()) = tokio::join!(deliveries, release);
 
     let (mut ok, mut deferred) = (0, 0);
     for response in &responses {
@@ -323,13 +339,13 @@ async fn a_delivery_after_the_winner_died_takes_over_its_expired_lease_and_confi
     let transaction = payment::Transaction::new("tx-dead", 10099, then).unwrap();
     let recorded = app
         .repo
-        .record_outcome(
-            payment.id,
-            PaymentStatus::Success,
-            &transaction,
-            payment::domain::lease_until(then),
-            then,
-        )
+        .record_outcome(OutcomeRecord {
+            id: payment.id,
+            outcome: PaymentStatus::Success,
+            transaction: &transaction,
+            lease_until: payment::domain::lease_until(then),
+            now: then,
+        })
         .await
         .unwrap();
     assert!(recorded);

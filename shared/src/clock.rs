@@ -1,4 +1,5 @@
-//! The time, injected so tests can pin it (due times, leases, signatures).
+//! The time, as a port: domain code asks a `Clock`, so tests can set the time that replay
+//! windows, leases and deadlines depend on.
 
 use chrono::{DateTime, Utc};
 
@@ -12,6 +13,7 @@ impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
     }
 }
 
+/// The system's clock: what every function runs with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 

@@ -1,0 +1,57 @@
+//! Settings from the environment, read once per cold start (SAM sets them per function).
+
+use shared::config::{self, ConfigError, required};
+use shared::signature::WebhookSecret;
+
+use super::domain::{DelayRange, OutcomeRule};
+
+/// ewallet-payment-request: `EWALLET_REQUESTS_TABLE`, `EWALLET_SCHEDULE_GROUP`,
+/// `EWALLET_DISPATCHER_ARN`, `EWALLET_SCHEDULER_ROLE_ARN` and the delay range
+/// (`EWALLET_MIN_DELAY_SECONDS`, `EWALLET_MAX_DELAY_SECONDS`, 3 and 10 when unset).
+#[derive(Debug, Clone)]
+pub struct PaymentRequestConfig {
+    pub requests_table: String,
+    pub schedule_group: String,
+    pub dispatcher_arn: String,
+    pub scheduler_role_arn: String,
+    pub delays: DelayRange,
+}
+
+impl PaymentRequestConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            requests_table: required("EWALLET_REQUESTS_TABLE")?,
+            schedule_group: required("EWALLET_SCHEDULE_GROUP")?,
+            dispatcher_arn: required("EWALLET_DISPATCHER_ARN")?,
+            scheduler_role_arn: required("EWALLET_SCHEDULER_ROLE_ARN")?,
+            delays: delays_from_env()?,
+        })
+    }
+}
+
+/// The delay range from the environment; a minimum above the maximum stops the cold start.
+pub fn delays_from_env() -> Result<DelayRange, ConfigError> {
+    let min = config::parsed_or("EWALLET_MIN_DELAY_SECONDS", 3_u32)?;
+    let max = config::parsed_or("EWALLET_MAX_DELAY_SECONDS", 10_u32)?;
+    DelayRange::new(min, max).map_err(|err| ConfigError::invalid("EWALLET_MIN_DELAY_SECONDS", err))
+}
+
+/// ewallet-webhook-dispatcher: `EWALLET_REQUESTS_TABLE`, `WEBHOOK_SECRET` and
+/// `EWALLET_DEFAULT_OUTCOME` (SUCCESS, FAILED or EXPIRED; EXPIRED when unset; anything else
+/// stops the cold start).
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    pub requests_table: String,
+    pub secret: WebhookSecret,
+    pub outcomes: OutcomeRule,
+}
+
+impl DispatcherConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            requests_table: required("EWALLET_REQUESTS_TABLE")?,
+            secret: WebhookSecret::from_env("WEBHOOK_SECRET")?,
+            outcomes: config::parsed_or("EWALLET_DEFAULT_OUTCOME", OutcomeRule::default())?,
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! The one place where the e-wallet mock's dependencies are built from their config, once
+//! per cold start.
+
+use shared::SystemClock;
+use shared::aws::SdkConfig;
+use shared::client::{CallError, RetrySettings};
+use shared::store::Table;
+
+use super::dispatcher::{Dispatcher, LEASE};
+use super::dynamodb::DynamoDbEwalletRequests;
+use super::payment_request::PaymentRequestService;
+use super::scheduler::EventBridgeWebhookScheduler;
+use super::sender::HttpWebhookSender;
+use super::{DispatcherConfig, PaymentRequestConfig};
+
+pub fn payment_request_service(
+    sdk: &SdkConfig,
+    config: PaymentRequestConfig,
+) -> PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler> {
+    PaymentRequestService {
+        repo: DynamoDbEwalletRequests(Table::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.requests_table,
+        )),
+        scheduler: EventBridgeWebhookScheduler::new(
+            aws_sdk_scheduler::Client::new(sdk),
+            config.schedule_group,
+            config.dispatcher_arn,
+            config.scheduler_role_arn,
+        ),
+        clock: SystemClock,
+        delays: config.delays,
+    }
+}
+
+pub fn dispatcher(
+    sdk: &SdkConfig,
+    config: DispatcherConfig,
+) -> Result<Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender>, CallError> {
+    Ok(Dispatcher {
+        repo: DynamoDbEwalletRequests(Table::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.requests_table,
+        )),
+        // The defaults (4 attempts of at most 5 s, backoff up to 2 s) end within the
+        // function's 30 s timeout and well within the lease.
+        sender: HttpWebhookSender::new(RetrySettings::default())?,
+        clock: SystemClock,
+        secret: config.secret,
+        outcomes: config.outcomes,
+        lease: LEASE,
+    })
+}

@@ -1,0 +1,33 @@
+//! The one place where the order service's dependencies are built from their config, once
+//! per cold start.
+
+use aws_sdk_dynamodb::Client;
+use shared::SystemClock;
+use shared::aws::SdkConfig;
+use shared::client::{CallError, RetrySettings, ServiceClient};
+
+use crate::{
+    CheckoutConfig, CheckoutDeps, DynamoDbOrderRepository, HttpPayments, OrderConfig, OrderDeps,
+};
+
+pub fn order_deps(sdk: &SdkConfig, config: OrderConfig) -> OrderDeps<DynamoDbOrderRepository> {
+    OrderDeps {
+        repo: DynamoDbOrderRepository::new(Client::new(sdk), config.orders_table),
+        clock: SystemClock,
+    }
+}
+
+pub fn checkout_deps(
+    sdk: &SdkConfig,
+    config: CheckoutConfig,
+) -> Result<CheckoutDeps<DynamoDbOrderRepository, HttpPayments>, CallError> {
+    Ok(CheckoutDeps {
+        repo: DynamoDbOrderRepository::new(Client::new(sdk), config.orders_table),
+        // Signed as the function's role: the internal API is IAM-authorized.
+        payments: HttpPayments::new(
+            ServiceClient::new(sdk, RetrySettings::default())?,
+            config.internal_api_url,
+        ),
+        clock: SystemClock,
+    })
+}
