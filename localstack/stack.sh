@@ -3,7 +3,8 @@
 #   MiniStack (AWS APIs, API Gateway, Scheduler, CloudFormation) on 127.0.0.1:4566, with
 #   template.yaml deployed to it through CloudFormation (localstack/deploy.py), and
 #   `cargo lambda watch` (Lambda Invoke API, hot reload) on 127.0.0.1:9000, to which
-#   MiniStack forwards every invocation of a function.
+#   MiniStack forwards every invocation of a function through localstack/gate.py on
+#   127.0.0.1:9001 (at most 32 in flight per function: watch stalls at 100 queued).
 #
 #   stack.sh run     install what is missing, start everything, seed, wait; Ctrl-C stops it
 #   stack.sh up      the same, but return once it is up (used by tests)
@@ -24,6 +25,7 @@ emulator_venv=.venv-emulator
 stack_name=${STACK_NAME:-checkout-local}
 emulator_port=${EMULATOR_PORT:-4566}
 invoke_port=${INVOKE_PORT:-9000}
+gate_port=${GATE_PORT:-9001}
 export AWS_ENDPOINT_URL="http://127.0.0.1:$emulator_port"
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
@@ -93,7 +95,7 @@ up() {
   # template.yaml through CloudFormation. The webhook secret is a local-only value; on AWS
   # it is a NoEcho parameter given at deploy time.
   python localstack/deploy.py --stack-name "$stack_name" \
-    --lambda-proxy "http://127.0.0.1:$invoke_port" \
+    --lambda-proxy "http://127.0.0.1:$gate_port" \
     --param "WebhookSecret=${WEBHOOK_SECRET:-local-webhook-secret-not-for-production}" \
     --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
     --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}"
@@ -115,6 +117,14 @@ up() {
     say "functions served by cargo lambda watch on 127.0.0.1:$invoke_port"
   fi
 
+  if listening "$gate_port"; then
+    say "invocation gate already running on 127.0.0.1:$gate_port"
+  else
+    start gate python localstack/gate.py --listen "127.0.0.1:$gate_port" \
+      --upstream "http://127.0.0.1:$invoke_port" --max-in-flight "${MAX_IN_FLIGHT:-32}"
+    wait_for "$gate_port" gate "$pids/gate.pid"
+  fi
+
   cat <<EOF
 
   API (API Gateway)      $API_URL
@@ -123,7 +133,7 @@ up() {
   Lambda Invoke API      http://127.0.0.1:$invoke_port   (cargo lambda watch, hot reload)
   AWS emulator           $AWS_ENDPOINT_URL   (MiniStack; sent mail: $AWS_ENDPOINT_URL/_ministack/ses/messages)
     try: .venv/bin/aws --endpoint-url $AWS_ENDPOINT_URL dynamodb scan --table-name $ORDERS_TABLE --max-items 2
-  Logs                   $logs/{emulator,functions}.log
+  Logs                   $logs/{emulator,functions,gate}.log
 
 EOF
 }
@@ -146,7 +156,7 @@ down() { # names of the services to stop
 case "${1:-}" in
   install) install ;;
   up) up ;;
-  down) down functions emulator ;;
+  down) down gate functions emulator ;;
   run)
     # Stop only what this command started; a stack that was already up stays up.
     trap 'echo; [ ${#started[@]} -eq 0 ] || down "${started[@]}"; exit 0' INT TERM

@@ -1,0 +1,127 @@
+"""The gate in front of cargo lambda watch: a cap per function, first come first served,
+and answers passed through unchanged."""
+
+import json
+import sys
+import threading
+import time
+import unittest
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import gate  # noqa: E402
+
+
+class Upstream:
+    """Stands in for watch's Invoke API: records how many calls of each function overlap,
+    and holds each call until released."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.inside = {}
+        self.most = {}
+        self.order = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                function = self.path.split("/")[3]
+                with outer.lock:
+                    outer.inside[function] = outer.inside.get(function, 0) + 1
+                    outer.most[function] = max(outer.most.get(function, 0), outer.inside[function])
+                    outer.order.append(json.loads(body)["n"])
+                outer.release.wait(10)
+                with outer.lock:
+                    outer.inside[function] -= 1
+                answer = json.dumps({"echo": json.loads(body), "function": function}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+class Gate(unittest.TestCase):
+    def setUp(self):
+        self.upstream = Upstream()
+        self.gate = gate.serve("127.0.0.1:0", self.upstream.url, limit=3)
+        threading.Thread(target=self.gate.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.gate.server_address[1]}"
+
+    def tearDown(self):
+        self.upstream.release.set()
+        self.gate.shutdown()
+        self.upstream.server.shutdown()
+
+    def invoke(self, function, n, answers):
+        request = urllib.request.Request(
+            f"{self.url}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps({"n": n}).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=20) as response:
+            answers.append((response.status, json.loads(response.read())))
+
+    def test_a_burst_is_held_to_the_cap_per_function_and_all_are_answered(self):
+        answers = []
+        calls = [threading.Thread(target=self.invoke, args=(f, n, answers))
+                 for n in range(10) for f in ("order-checkout", "payment-request")]
+        for call in calls:
+            call.start()
+        deadline = time.time() + 10
+        while len(self.upstream.order) < 6 and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for a broken gate to let more through
+        self.assertEqual(self.upstream.most, {"order-checkout": 3, "payment-request": 3})
+        self.upstream.release.set()
+        for call in calls:
+            call.join(20)
+        self.assertEqual(len(answers), 20)
+        self.assertTrue(all(status == 200 for status, _ in answers))
+        self.assertEqual(sorted(a["echo"]["n"] for _, a in answers if a["function"] == "order-checkout"), list(range(10)))
+
+    def test_waiting_calls_get_in_in_the_order_they_came(self):
+        fifo = gate.FifoGate(limit=1)
+        entered, first_inside = [], threading.Event()
+        release = threading.Event()
+
+        def hold(n):
+            with fifo:
+                entered.append(n)
+                first_inside.set()
+                release.wait(10)
+
+        holders = [threading.Thread(target=hold, args=(0,))]
+        holders[0].start()
+        first_inside.wait(5)
+        for n in range(1, 8):
+            holders.append(threading.Thread(target=hold, args=(n,)))
+            holders[-1].start()
+            # Waits until this caller is queued, so arrival order is certain.
+            while len(fifo.waiting) < n:
+                time.sleep(0.001)
+        release.set()
+        for holder in holders:
+            holder.join(10)
+        self.assertEqual(entered, list(range(8)))
+
+    def test_only_the_invoke_api_goes_through(self):
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(f"{self.url}/other", data=b"{}", method="POST"), timeout=5)
+        self.assertEqual(refused.exception.code, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
