@@ -45,8 +45,8 @@ fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
     builder.build()
 }
 
-/// aws-config's loader with this crate's HTTP client; callers add what differs (the local
-/// runner, the bench and the tests point it at the emulator with fixed credentials).
+/// aws-config's loader with this crate's HTTP client; callers add what differs (the
+/// bench and the tests point it at the emulator with fixed credentials).
 pub fn loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest()).http_client(http_client())
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use lambda_http::{Body, Request, Response};
 
 /// The local stack's settings: the process environment, else `.local/functions.env`
-/// written by `localstack/provision.py` (so `cargo test` works after `make run`).
+/// written by `localstack/deploy.py` (so `cargo test` works after `make run`).
 pub fn local_env(name: &str) -> String {
     if let Ok(value) = std::env::var(name) {
         return value;

@@ -131,7 +131,7 @@ impl Stack {
         self.json.get("Parameters")?.get(name).map(scalar)
     }
 
-    /// The key schema and attribute definitions of the table provisioned as `physical`.
+    /// The key schema and attribute definitions of the table deployed as `physical`.
     pub fn table_schema(&self, physical: &str) -> anyhow::Result<TableSchema> {
         let resources = self
             .json

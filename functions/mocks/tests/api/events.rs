@@ -43,7 +43,7 @@ fn every_function_of_the_template_has_samples_sent_through_its_handler() {
 #[tokio::test]
 async fn every_payment_request_sample_gets_its_expected_status() {
     let app = spawn_app().await;
-    // A long delay: the local runner must not fire these schedules; the test deletes them.
+    // A long delay: the emulator must not fire these schedules; the test deletes them.
     let service = app.payment_service(600);
     for file in files_of("ewallet-payment-request") {
         let expected = REQUEST_STATUS

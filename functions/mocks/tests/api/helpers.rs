@@ -59,8 +59,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    /// The payment-request endpoint with a fixed delay. Tests use long delays so the local
-    /// runner (which fires due schedules) leaves their schedules alone while they look.
+    /// The payment-request endpoint with a fixed delay. Tests use long delays so the
+    /// emulator's Scheduler (which fires due schedules) leaves theirs alone while they look.
     pub fn payment_service(&self, delay_secs: u32) -> TestPaymentService {
         PaymentRequestService {
             repo: self.repo.clone(),
@@ -171,7 +171,7 @@ impl TestApp {
             .len()
     }
 
-    /// Tests clean up their schedules so the local runner never fires them. A schedule that
+    /// Tests clean up their schedules so the emulator never fires them. A schedule that
     /// is gone already (never made, or fired) is fine.
     pub async fn delete_schedule(&self, id: &str) {
         let id = PaymentRequestId::parse(id).unwrap();

@@ -10,7 +10,7 @@ use shared::testing::{ApiRequest, assert_problem, body_json};
 use crate::helpers::{Receiver, spawn_app, text};
 
 const ROUTE: &str = "/api/payment/payment-requests";
-/// Long enough that the local runner does not fire (and delete) a schedule under test.
+/// Long enough that the emulator's Scheduler does not fire (and delete) a schedule under test.
 const DELAY: u32 = 600;
 
 fn body(amount: &str, uri: &str, order: &str) -> String {
@@ -102,7 +102,7 @@ async fn a_request_is_stored_pending_with_a_one_time_schedule_that_targets_the_d
     assert_eq!(
         target.input(),
         Some(format!(r#"{{"paymentRequestId":"{id}"}}"#).as_str()),
-        "the input is exactly the DispatchWebhook JSON the runner will hand the dispatcher"
+        "the input is exactly the DispatchWebhook JSON Scheduler will hand the dispatcher"
     );
     let retry = target.retry_policy().expect("a retry policy");
     assert_eq!(retry.maximum_retry_attempts(), Some(MAX_RETRY_ATTEMPTS));
@@ -115,7 +115,7 @@ async fn a_request_is_stored_pending_with_a_one_time_schedule_that_targets_the_d
 }
 
 #[tokio::test]
-async fn the_schedules_input_fires_the_dispatcher_as_the_runner_would() {
+async fn the_schedules_input_fires_the_dispatcher_as_scheduler_would() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
     let service = app.payment_service(DELAY);
