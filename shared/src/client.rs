@@ -82,6 +82,42 @@ impl CallError {
             _ => None,
         }
     }
+
+    /// True only when the call certainly changed nothing at the callee: it was never
+    /// sent, or the callee refused it (a 4xx other than timeout, conflict, too early or
+    /// too many requests). A timeout, a 5xx, a lost connection or an unreadable 2xx may
+    /// have done the work: callers must treat those as "outcome unknown".
+    pub fn changed_nothing(&self) -> bool {
+        match self {
+            Self::Build(_) | Self::Tls(_) | Self::Credentials(_) | Self::Sign(_) => true,
+            Self::Encode { .. } => true,
+            Self::Status { status, .. } => {
+                (400..500).contains(status) && !matches!(status, 408 | 409 | 425 | 429)
+            }
+            Self::Transport { .. } | Self::Decode { .. } => false,
+        }
+    }
+}
+
+/// How long a call may take, retries included, so that the caller still has `margin` to
+/// record what happened before the invocation's deadline (ms since the epoch, as
+/// `lambda_runtime::Context::deadline`). Zero when the deadline is that close.
+///
+/// Without a deadline, or with one already past when the invocation started (Lambda never
+/// gives one; `cargo lambda watch` sends a fixed 600000, i.e. 1970), `fallback` applies.
+pub fn call_budget(
+    deadline_ms: Option<u64>,
+    now_ms: i64,
+    margin: Duration,
+    fallback: Duration,
+) -> Duration {
+    let now_ms = u64::try_from(now_ms).unwrap_or(0);
+    match deadline_ms {
+        Some(deadline) if deadline > now_ms => {
+            Duration::from_millis(deadline - now_ms).saturating_sub(margin)
+        }
+        _ => fallback,
+    }
 }
 
 /// Signs calls as the function's IAM role, for routes behind `AWS_IAM` authorization.
@@ -270,6 +306,50 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_the_time_left_minus_the_margin() {
+        let margin = Duration::from_millis(1_500);
+        let fallback = Duration::from_secs(8);
+        assert_eq!(
+            call_budget(Some(10_000), 1_000, margin, fallback),
+            Duration::from_millis(7_500)
+        );
+        assert_eq!(
+            call_budget(Some(10_000), 9_000, margin, fallback),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn without_a_real_deadline_the_fallback_applies() {
+        let (margin, fallback) = (Duration::from_millis(1_500), Duration::from_secs(8));
+        let now = 1_796_092_762_519;
+        assert_eq!(call_budget(None, now, margin, fallback), fallback);
+        // cargo lambda watch's fixed deadline.
+        assert_eq!(call_budget(Some(600_000), now, margin, fallback), fallback);
+        assert_eq!(call_budget(Some(0), i64::MIN, margin, fallback), fallback);
+    }
+
+    #[test]
+    fn only_refusals_and_unsent_calls_changed_nothing() {
+        let status = |status| CallError::Status {
+            url: "u".into(),
+            status,
+            body: String::new(),
+        };
+        for definite in [400, 401, 403, 404, 422] {
+            assert!(status(definite).changed_nothing(), "{definite}");
+        }
+        for unknown in [408, 409, 429, 500, 502, 503, 504] {
+            assert!(!status(unknown).changed_nothing(), "{unknown}");
+        }
+    }
 }
 
 #[cfg(test)]

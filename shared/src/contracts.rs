@@ -195,6 +195,8 @@ pub struct Webhook {
     pub payment_request_id: String,
     #[serde(with = "crate::money::decimal_cents")]
     pub total_amount: i64,
+    /// The amount's currency: the payment service checks both against its payment.
+    pub currency: Currency,
     pub status_code: EwalletStatusCode,
     pub transaction: WebhookTransaction,
 }

@@ -41,6 +41,12 @@ pub trait ApiError: std::error::Error + 'static {
 
 pub type HandlerResult<E> = Result<Response<Body>, E>;
 
+/// The invocation's deadline (ms since the epoch), from the Lambda context; `None` outside
+/// Lambda (tests), where callers use their own bound.
+pub fn invocation_deadline_ms(request: &Request) -> Option<u64> {
+    request.lambda_context_ref().map(|ctx| ctx.deadline)
+}
+
 /// Runs the Lambda event loop with `handler`, which gets each request and its correlation id.
 pub async fn run<F, Fut, E>(handler: F) -> Result<(), lambda_http::Error>
 where

@@ -142,9 +142,12 @@ pub mod decimal_cents {
         number.serialize(s)
     }
 
+    /// Reads the number's own text: through `serde_json::Number` a decimal becomes the
+    /// nearest f64 first, and `1e2` or `100.98999999999999999` would pass as 100.00 and
+    /// 100.99. Works on JSON text (bodies), not on an already parsed `serde_json::Value`.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        let number = serde_json::Number::deserialize(d)?;
-        super::parse_decimal_cents(&number.to_string()).map_err(D::Error::custom)
+        let raw = <&serde_json::value::RawValue>::deserialize(d)?;
+        super::parse_decimal_cents(raw.get()).map_err(D::Error::custom)
     }
 
     use serde::Serialize as _;
@@ -203,6 +206,30 @@ mod tests {
             serde_json::to_string(&Wire { amount: 10099 }).unwrap(),
             r#"{"amount":100.99}"#
         );
+    }
+
+    #[test]
+    fn json_amounts_are_read_from_their_text_never_through_a_float() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Wire {
+            #[serde(with = "decimal_cents")]
+            #[allow(dead_code)]
+            amount: i64,
+        }
+        // Each of these became an acceptable f64 (100.0, 100.99...) on the way in.
+        for json in [
+            r#"{"amount":1e2}"#,
+            r#"{"amount":1.0099e2}"#,
+            r#"{"amount":100.989}"#,
+            r#"{"amount":100.98999999999999999}"#,
+            r#"{"amount":"100.99"}"#,
+            r#"{"amount":NaN}"#,
+            r#"{"amount":null}"#,
+        ] {
+            assert!(serde_json::from_str::<Wire>(json).is_err(), "{json}");
+        }
+        let exact: Wire = serde_json::from_str(r#"{"amount": 100.99 }"#).unwrap();
+        assert_eq!(exact.amount, 10099);
     }
 
     #[test]

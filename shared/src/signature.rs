@@ -97,7 +97,8 @@ pub fn verify(
     let (Some(timestamp), Some(tag)) = (timestamp, tag) else {
         return Err(SignatureError::Malformed);
     };
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // abs_diff cannot overflow, whatever timestamp a caller sends.
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     mac(secret, timestamp, body)
@@ -128,6 +129,23 @@ mod tests {
         assert_eq!(
             verify(b"other", Some(&header), BODY, 1_000),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        for timestamp in [i64::MIN, i64::MAX, i64::MIN + 1] {
+            let header = format!("t={timestamp},v1=00");
+            assert_eq!(
+                verify(SECRET, Some(&header), BODY, 1_000),
+                Err(SignatureError::Stale),
+                "t={timestamp}"
+            );
+        }
+        let header = "t=-9223372036854775808,v1=00";
+        assert_eq!(
+            verify(SECRET, Some(header), BODY, i64::MAX),
+            Err(SignatureError::Stale)
         );
     }
 

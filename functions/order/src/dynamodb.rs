@@ -170,7 +170,9 @@ impl OrderRepository for DynamoDbOrderRepository {
 
     #[tracing::instrument(skip(self), fields(table = %self.table()))]
     async fn get(&self, user: UserId, order: OrderId) -> Result<Option<Order>, RepositoryError> {
-        let row: Option<OrderItem> = self.table.get(&key(user, order), Read::Eventual).await?;
+        // Strongly consistent: checkout decides on it (a stale PaymentFailed would start a
+        // second attempt while the first is being paid), and a user sees their own writes.
+        let row: Option<OrderItem> = self.table.get(&key(user, order), Read::Latest).await?;
         Ok(row.map(Order::from))
     }
 

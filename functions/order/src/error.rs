@@ -16,8 +16,13 @@ pub enum OrderError {
     NotPayable(OrderStatus),
     #[error("order is {} and not waiting for this payment", .0.as_str())]
     NotWaitingForPayment(OrderStatus),
-    #[error("payment service unavailable")]
-    PaymentUnavailable(#[source] CallError),
+    /// The payment service refused the request: no payment exists for the attempt.
+    #[error("payment service refused the payment request")]
+    PaymentRefused(#[source] CallError),
+    /// The payment was asked for but its answer never came (timeout, 5xx, no budget
+    /// left): it may exist, so the order keeps waiting for it.
+    #[error("payment outcome unknown")]
+    PaymentOutcomeUnknown(#[source] Option<CallError>),
     #[error("order store unavailable")]
     Store(#[from] RepositoryError),
 }
@@ -36,7 +41,20 @@ impl ApiError for OrderError {
                 "The order is {} and not waiting for this payment.",
                 status.as_str()
             )),
-            Self::PaymentUnavailable(_) | Self::Store(_) => Problem::unavailable(),
+            Self::PaymentOutcomeUnknown(_) => Problem {
+                detail: "The payment was requested, but its outcome is not known yet. Checking \
+                         out again continues the same payment; it never starts a second one."
+                    .to_owned(),
+                ..Problem::unavailable()
+            },
+            Self::PaymentRefused(_) | Self::Store(_) => Problem::unavailable(),
         }
     }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        matches!(self, Self::PaymentOutcomeUnknown(_)).then_some(RETRY_PENDING_CHECKOUT_SECS)
+    }
 }
+
+/// When a checkout whose payment outcome is unknown is worth retrying.
+pub const RETRY_PENDING_CHECKOUT_SECS: u64 = 5;

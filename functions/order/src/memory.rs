@@ -127,23 +127,56 @@ impl OrderRepository for InMemoryOrderRepository {
     }
 }
 
-/// A `Payments` fake that counts requests and can be told to fail.
+/// How the fake payment service misbehaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PaymentsFault {
+    #[default]
+    None,
+    /// 503 before anything is stored: ambiguous to the caller all the same.
+    Unavailable,
+    /// The payment is made, then the answer is lost (a 504 on the way back): the case
+    /// that double-charged when checkout took every failure for "no payment".
+    AnswerLost,
+    /// 400: the payment service refused the request and stored nothing.
+    Rejected,
+    /// Never answers (slower than any budget).
+    Hang,
+}
+
+/// A `Payments` fake with the payment service's idempotency (one payment per key) that
+/// records every request and can be told to fail.
 #[derive(Debug, Default)]
 pub struct FakePayments {
-    pub fail: std::sync::atomic::AtomicBool,
+    fault: Mutex<PaymentsFault>,
     requests: Mutex<Vec<(shared::contracts::PaymentRequest, String)>>,
+    payments: Mutex<Vec<String>>,
 }
 
 impl FakePayments {
     pub fn failing() -> Self {
+        Self::with_fault(PaymentsFault::Unavailable)
+    }
+
+    pub fn with_fault(fault: PaymentsFault) -> Self {
         let fake = Self::default();
-        fake.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        fake.set_fault(fault);
         fake
+    }
+
+    pub fn set_fault(&self, fault: PaymentsFault) {
+        if let Ok(mut f) = self.fault.lock() {
+            *f = fault;
+        }
     }
 
     /// Every request so far, with its idempotency key.
     pub fn requests(&self) -> Vec<(shared::contracts::PaymentRequest, String)> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The idempotency keys of the payments made (one per key, however often requested).
+    pub fn payments_made(&self) -> Vec<String> {
+        self.payments.lock().map(|p| p.clone()).unwrap_or_default()
     }
 }
 
@@ -157,12 +190,25 @@ impl crate::payments::Payments for FakePayments {
         if let Ok(mut requests) = self.requests.lock() {
             requests.push((request.clone(), idempotency_key.to_owned()));
         }
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(shared::client::CallError::Status {
-                url: "fake".into(),
-                status: 503,
-                body: String::new(),
-            });
+        let fault = self.fault.lock().map(|f| *f).unwrap_or_default();
+        let status = |status| shared::client::CallError::Status {
+            url: "fake".into(),
+            status,
+            body: String::new(),
+        };
+        match fault {
+            PaymentsFault::Unavailable => return Err(status(503)),
+            PaymentsFault::Rejected => return Err(status(400)),
+            PaymentsFault::Hang => std::future::pending::<()>().await,
+            PaymentsFault::None | PaymentsFault::AnswerLost => {}
+        }
+        if let Ok(mut payments) = self.payments.lock()
+            && !payments.iter().any(|k| k == idempotency_key)
+        {
+            payments.push(idempotency_key.to_owned());
+        }
+        if fault == PaymentsFault::AnswerLost {
+            return Err(status(504));
         }
         Ok(shared::contracts::PaymentResponse {
             payment_id: PaymentId::for_idempotency_key(idempotency_key),

@@ -68,7 +68,8 @@ pub trait OrderRepository: Send + Sync {
         filter: &NameFilter,
     ) -> impl Future<Output = Result<SearchHits, RepositoryError>> + Send;
 
-    /// One order of `user`; another user's order is `None`, exactly like a missing one.
+    /// One order of `user`, as last written (strongly consistent: decisions are made on it);
+    /// another user's order is `None`, exactly like a missing one.
     fn get(
         &self,
         user: UserId,

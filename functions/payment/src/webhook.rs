@@ -17,7 +17,7 @@ use lambda_http::{Body, Request};
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
 use shared::http::{HandlerResult, json};
 use shared::signature::{self, WebhookSecret};
-use shared::{Clock, CorrelationId, OrderId, SystemClock, ValidationError};
+use shared::{Clock, CorrelationId, Currency, OrderId, SystemClock, ValidationError};
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
 use crate::gateway::{Confirmation, OrderConfirmation};
@@ -42,6 +42,7 @@ pub struct WebhookDeps<R, O, C = SystemClock> {
 pub struct Outcome {
     pub external_id: ExternalId,
     pub total_amount_cents: i64,
+    pub currency: Currency,
     pub status: PaymentStatus,
     pub order_id: OrderId,
     pub transaction: Transaction,
@@ -57,6 +58,7 @@ impl Outcome {
         Ok(Self {
             external_id: ExternalId::parse(&webhook.payment_request_id)?,
             total_amount_cents: webhook.total_amount,
+            currency: webhook.currency,
             status: webhook.status_code.payment_status(),
             order_id: webhook.transaction.order_id,
             transaction: Transaction::new(
@@ -108,6 +110,10 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
     if payment.amount.cents() != outcome.total_amount_cents {
         tracing::warn!(payment_id = %id, "webhook amount differs from the payment's; not applied");
         return Err(PaymentError::Mismatch("totalAmount"));
+    }
+    if payment.amount.currency() != outcome.currency {
+        tracing::warn!(payment_id = %id, "webhook currency differs from the payment's; not applied");
+        return Err(PaymentError::Mismatch("currency"));
     }
     if payment.order_id != outcome.order_id {
         tracing::warn!(payment_id = %id, "webhook order differs from the payment's; not applied");
@@ -272,6 +278,7 @@ mod tests {
         Outcome {
             external_id: payment.external_id.clone().unwrap(),
             total_amount_cents: payment.amount.cents(),
+            currency: payment.amount.currency(),
             status,
             order_id: payment.order_id,
             transaction: Transaction::new("tx-1", payment.amount.cents(), Utc::now()).unwrap(),
@@ -504,7 +511,7 @@ mod tests {
 
     fn webhook_body(payment: &Payment, amount: &str) -> String {
         format!(
-            r#"{{"paymentRequestId":"{}","totalAmount":{amount},"statusCode":"SUCCESS","transaction":{{"transactionId":"tx-1","orderId":"{}","transactionTime":"2026-11-25T12:00:00Z"}}}}"#,
+            r#"{{"paymentRequestId":"{}","totalAmount":{amount},"currency":"USD","statusCode":"SUCCESS","transaction":{{"transactionId":"tx-1","orderId":"{}","transactionTime":"2026-11-25T12:00:00Z"}}}}"#,
             payment.external_id.as_ref().unwrap(),
             payment.order_id
         )

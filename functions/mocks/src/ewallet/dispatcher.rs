@@ -235,6 +235,7 @@ where
         let webhook = Webhook {
             payment_request_id: request.id.to_string(),
             total_amount: request.amount.cents(),
+            currency: request.amount.currency(),
             status_code: outcome,
             transaction: WebhookTransaction {
                 transaction_id: transaction_id.to_owned(),

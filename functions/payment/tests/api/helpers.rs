@@ -317,7 +317,7 @@ impl TestApp {
     /// The webhook body the e-wallet would send for `payment`.
     pub fn webhook_body(&self, payment: &Payment, status: &str, amount: &str) -> String {
         format!(
-            r#"{{"paymentRequestId":"{}","totalAmount":{amount},"statusCode":"{status}","transaction":{{"transactionId":"tx-{}","orderId":"{}","transactionTime":"{}"}}}}"#,
+            r#"{{"paymentRequestId":"{}","totalAmount":{amount},"currency":"USD","statusCode":"{status}","transaction":{{"transactionId":"tx-{}","orderId":"{}","transactionTime":"{}"}}}}"#,
             payment.external_id.as_ref().unwrap(),
             payment.id,
             payment.order_id,

@@ -98,6 +98,17 @@ async fn webhooks_with_a_missing_malformed_wrong_stale_or_tampered_signature_are
         ("wrong secret", body.clone(), Some(wrong_secret)),
         ("six minutes old", body.clone(), Some(stale)),
         ("body tampered", tampered_body, Some(fresh)),
+        // Crafted timestamps at the ends of i64: once a 500 (overflow) before authentication.
+        (
+            "earliest timestamp",
+            body.clone(),
+            Some("t=-9223372036854775808,v1=00".into()),
+        ),
+        (
+            "latest timestamp",
+            body.clone(),
+            Some("t=9223372036854775807,v1=00".into()),
+        ),
     ];
     for (case, body, signature) in cases {
         let response = app
@@ -234,6 +245,22 @@ async fn a_webhook_with_another_amount_is_409_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_webhook_in_another_currency_is_409_and_changes_nothing() {
+    let app = spawn_app().await;
+    let payment = app.given_requested_payment("100.99").await;
+    let body = app
+        .webhook_body(&payment, "SUCCESS", "100.99")
+        .replace(r#""currency":"USD""#, r#""currency":"EUR""#);
+
+    let response = app.webhook(app.signed_webhook(&body)).await;
+
+    let problem = assert_problem(&response, 409);
+    assert!(problem["detail"].as_str().unwrap().contains("currency"));
+    assert_eq!(app.stored(payment.id).await.unwrap(), payment);
+    assert_eq!(app.fakes.confirm_attempts(), 0);
+}
+
+#[tokio::test]
 async fn validly_signed_but_malformed_webhooks_are_400_and_change_nothing() {
     let app = spawn_app().await;
     let payment = app.given_requested_payment("100.99").await;
@@ -251,6 +278,15 @@ async fn validly_signed_but_malformed_webhooks_are_400_and_change_nothing() {
         ("no statusCode", without("statusCode")),
         ("no transaction", without("transaction")),
         ("no totalAmount", without("totalAmount")),
+        ("no currency", without("currency")),
+        // Amounts are read exactly: no exponent, no float rounding, at most 2 decimals.
+        ("exponent amount", good.replace("100.99", "1.0099e2")),
+        ("three decimals", good.replace("100.99", "100.989")),
+        (
+            "amount past f64 precision",
+            good.replace("100.99", "100.98999999999999999"),
+        ),
+        ("NaN amount", good.replace("100.99", "NaN")),
         (
             "wrong-typed orderId",
             good.replace(&payment.order_id.to_string(), "42"),
