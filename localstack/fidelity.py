@@ -156,7 +156,8 @@ def template_deploys():
     name = f"probe-{RUN}"
     try:
         cfn.create_stack(StackName=name, TemplateBody=body,
-                         Parameters=[{"ParameterKey": "WebhookSecret", "ParameterValue": "0123456789abcdef"}],
+                         Parameters=[{"ParameterKey": k, "ParameterValue": "0123456789abcdef"}
+                                     for k in ("WebhookSecret", "EwalletApiKey")],
                          Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
     except Exception as e:  # the probe reports any refusal as "no"
         return False, f"template.yaml deploys through CloudFormation with the SAM transform ({type(e).__name__})"

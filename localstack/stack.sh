@@ -97,6 +97,7 @@ up() {
   python localstack/deploy.py --stack-name "$stack_name" \
     --lambda-proxy "http://127.0.0.1:$gate_port" \
     --param "WebhookSecret=${WEBHOOK_SECRET:-local-webhook-secret-not-for-production}" \
+    --param "EwalletApiKey=${EWALLET_API_KEY:-local-ewallet-api-key-not-for-production}" \
     --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
     --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}"
   say "building the functions"

@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import template as tpl  # noqa: E402
 
-PARAMETERS = {"WebhookSecret": "0123456789abcdef"}
+PARAMETERS = {"WebhookSecret": "0123456789abcdef", "EwalletApiKey": "0123456789abcdef"}
 
 
 class TransformedTemplate(unittest.TestCase):

@@ -2,6 +2,7 @@
 //! values, wire contracts, the one problem+json error shape, config, AWS SDK set-up and
 //! tracing with a correlation id.
 
+pub mod api_key;
 pub mod aws;
 pub mod client;
 pub mod clock;

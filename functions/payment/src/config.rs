@@ -4,7 +4,7 @@
 use shared::config::{ConfigError, required};
 use shared::signature::WebhookSecret;
 
-/// payment-request: `PAYMENTS_TABLE`, `EWALLET_API_URL`, `WEBHOOK_URL`.
+/// payment-request: `PAYMENTS_TABLE`, `EWALLET_API_URL`, `WEBHOOK_URL`, `EWALLET_API_KEY`.
 #[derive(Debug, Clone)]
 pub struct RequestConfig {
     pub payments_table: String,
@@ -12,6 +12,8 @@ pub struct RequestConfig {
     pub ewallet_api_url: String,
     /// Where the e-wallet sends the outcome (our webhook).
     pub webhook_url: String,
+    /// The merchant's credential at the e-wallet (`EWALLET_API_KEY`).
+    pub ewallet_api_key: shared::api_key::ApiKey,
 }
 
 impl RequestConfig {
@@ -20,6 +22,7 @@ impl RequestConfig {
             payments_table: required("PAYMENTS_TABLE")?,
             ewallet_api_url: required("EWALLET_API_URL")?,
             webhook_url: required("WEBHOOK_URL")?,
+            ewallet_api_key: shared::api_key::ApiKey::from_env("EWALLET_API_KEY")?,
         })
     }
 }

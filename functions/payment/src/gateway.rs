@@ -7,6 +7,7 @@ use std::future::Future;
 
 use serde::de::IgnoredAny;
 use shared::CorrelationId;
+use shared::api_key::{self, ApiKey};
 use shared::client::{CallContext, CallError, ServiceClient};
 use shared::contracts::{
     ConfirmPaymentRequest, EwalletPaymentRequest, EwalletPaymentResponse, MerchantData,
@@ -63,19 +64,23 @@ pub struct HttpEwallet {
     client: ServiceClient,
     api_url: String,
     webhook_url: String,
+    api_key: ApiKey,
 }
 
 impl HttpEwallet {
-    /// `api_url` is the e-wallet's base URL; `webhook_url` is where it sends the outcome.
+    /// `api_url` is the e-wallet's base URL; `webhook_url` is where it sends the outcome
+    /// (one the merchant registered there); `api_key` is the merchant's credential.
     pub fn new(
         client: ServiceClient,
         api_url: impl Into<String>,
         webhook_url: impl Into<String>,
+        api_key: ApiKey,
     ) -> Self {
         Self {
             client,
             api_url: api_url.into(),
             webhook_url: webhook_url.into(),
+            api_key,
         }
     }
 }
@@ -102,7 +107,15 @@ impl Ewallet for HttpEwallet {
             correlation_id,
             idempotency_key: &payment_id,
         };
-        let answer: EwalletPaymentResponse = self.client.post_json(&url, &body, ctx).await?;
+        let payload = serde_json::to_vec(&body).map_err(|source| CallError::Encode {
+            url: url.clone(),
+            source,
+        })?;
+        let key = String::from_utf8_lossy(self.api_key.expose()).into_owned();
+        let answer: EwalletPaymentResponse = self
+            .client
+            .post_bytes(&url, payload, &[(api_key::HEADER, key)], ctx)
+            .await?;
         ExternalId::parse(&answer.payment_request_id).map_err(GatewayError::BadAnswer)
     }
 }

@@ -35,6 +35,7 @@ pub fn request_deps(
             ServiceClient::unsigned(retry)?,
             config.ewallet_api_url,
             config.webhook_url,
+            config.ewallet_api_key,
         ),
         clock: SystemClock,
     })

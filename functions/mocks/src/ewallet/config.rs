@@ -1,13 +1,16 @@
 //! Settings from the environment, read once per cold start (SAM sets them per function).
 
+use shared::api_key::ApiKey;
 use shared::config::{self, ConfigError, required};
 use shared::signature::WebhookSecret;
 
-use super::domain::{DelayRange, OutcomeRule};
+use super::domain::{DelayRange, NotificationUri, OutcomeRule};
 
 /// ewallet-payment-request: `EWALLET_REQUESTS_TABLE`, `EWALLET_SCHEDULE_GROUP`,
-/// `EWALLET_DISPATCHER_ARN`, `EWALLET_SCHEDULER_ROLE_ARN` and the delay range
-/// (`EWALLET_MIN_DELAY_SECONDS`, `EWALLET_MAX_DELAY_SECONDS`, 3 and 10 when unset).
+/// `EWALLET_DISPATCHER_ARN`, `EWALLET_SCHEDULER_ROLE_ARN`, the delay range
+/// (`EWALLET_MIN_DELAY_SECONDS`, `EWALLET_MAX_DELAY_SECONDS`, 3 and 10 when unset), the
+/// merchant's credential `EWALLET_API_KEY` and its registered webhook URLs
+/// `EWALLET_WEBHOOK_URLS` (comma-separated): the only places a webhook may go.
 #[derive(Debug, Clone)]
 pub struct PaymentRequestConfig {
     pub requests_table: String,
@@ -15,6 +18,8 @@ pub struct PaymentRequestConfig {
     pub dispatcher_arn: String,
     pub scheduler_role_arn: String,
     pub delays: DelayRange,
+    pub api_key: ApiKey,
+    pub webhook_urls: Vec<NotificationUri>,
 }
 
 impl PaymentRequestConfig {
@@ -25,8 +30,28 @@ impl PaymentRequestConfig {
             dispatcher_arn: required("EWALLET_DISPATCHER_ARN")?,
             scheduler_role_arn: required("EWALLET_SCHEDULER_ROLE_ARN")?,
             delays: delays_from_env()?,
+            api_key: ApiKey::from_env("EWALLET_API_KEY")?,
+            webhook_urls: webhook_urls_from_env()?,
         })
     }
+}
+
+fn webhook_urls_from_env() -> Result<Vec<NotificationUri>, ConfigError> {
+    const NAME: &str = "EWALLET_WEBHOOK_URLS";
+    let urls = required(NAME)?
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(NotificationUri::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| ConfigError::invalid(NAME, err))?;
+    if urls.is_empty() {
+        return Err(ConfigError::invalid(
+            NAME,
+            shared::ValidationError::new(NAME, "must name at least one URL"),
+        ));
+    }
+    Ok(urls)
 }
 
 /// The delay range from the environment; a minimum above the maximum stops the cold start.

@@ -11,10 +11,6 @@ use shared::contracts::{EwalletPaymentRequest, EwalletStatusCode};
 use shared::{Money, OrderId, ValidationError};
 use uuid::Uuid;
 
-/// Ids derived from a caller's `Idempotency-Key` live under this namespace (UUID v5), so
-/// the same key always names the same payment request.
-const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6962_394a_8848_4d1a_b461_4c3c_830d_a6c3);
-
 /// The longest `Idempotency-Key` accepted (the key only seeds an id; longer is abuse).
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// The longest notification URI accepted.
@@ -29,9 +25,15 @@ impl PaymentRequestId {
         Self(Uuid::new_v4())
     }
 
-    /// The id a caller's idempotency key names: a retry of one call finds the same request.
-    pub fn from_idempotency_key(key: &IdempotencyKey) -> Self {
-        Self(Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, key.0.as_bytes()))
+    /// The id a caller's idempotency key names: a retry of one call finds the same
+    /// request. Keyed with the provider's secret, so that nobody else can compute it (an
+    /// id derived from the key alone let a stranger who knew an order id pre-create that
+    /// order's next payment requests and block its checkout).
+    pub fn from_idempotency_key(secret: &shared::api_key::ApiKey, key: &IdempotencyKey) -> Self {
+        let digest = secret.derive(key.0.as_bytes());
+        let mut bytes = [0_u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(uuid::Builder::from_random_bytes(bytes).into_uuid())
     }
 
     /// Hyphenated UUIDs only, as this provider hands them out.
@@ -532,15 +534,27 @@ mod tests {
 
     #[test]
     fn the_same_idempotency_key_always_names_the_same_request() {
+        let secret = shared::api_key::ApiKey::new("provider-secret-0001").unwrap();
         let a = IdempotencyKey::parse("checkout-123").unwrap();
         let b = IdempotencyKey::parse("checkout-124").unwrap();
         assert_eq!(
-            PaymentRequestId::from_idempotency_key(&a),
-            PaymentRequestId::from_idempotency_key(&a)
+            PaymentRequestId::from_idempotency_key(&secret, &a),
+            PaymentRequestId::from_idempotency_key(&secret, &a)
         );
         assert_ne!(
-            PaymentRequestId::from_idempotency_key(&a),
-            PaymentRequestId::from_idempotency_key(&b)
+            PaymentRequestId::from_idempotency_key(&secret, &a),
+            PaymentRequestId::from_idempotency_key(&secret, &b)
+        );
+    }
+
+    #[test]
+    fn without_the_providers_secret_nobody_can_derive_a_requests_id() {
+        let key = IdempotencyKey::parse("checkout-5a2fb4b2-1").unwrap();
+        let ours = shared::api_key::ApiKey::new("provider-secret-0001").unwrap();
+        let guess = shared::api_key::ApiKey::new("provider-secret-0002").unwrap();
+        assert_ne!(
+            PaymentRequestId::from_idempotency_key(&ours, &key),
+            PaymentRequestId::from_idempotency_key(&guess, &key)
         );
     }
 

@@ -41,7 +41,14 @@ struct RequestItem {
     sent_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rejected_status: Option<u16>,
+    /// Epoch seconds after which DynamoDB's TTL deletes the request (the table's
+    /// TimeToLiveSpecification names this attribute).
+    #[serde(default)]
+    expires_at: i64,
 }
+
+/// How long the provider keeps a request: long after any webhook retry has ended.
+pub const KEEP_REQUESTS: chrono::Duration = chrono::Duration::days(7);
 
 impl From<&EwalletRequest> for RequestItem {
     fn from(request: &EwalletRequest) -> Self {
@@ -61,6 +68,7 @@ impl From<&EwalletRequest> for RequestItem {
             outcome: request.outcome,
             sent_at: request.sent_at,
             rejected_status: request.rejected_status,
+            expires_at: (request.created_at + KEEP_REQUESTS).timestamp(),
         }
     }
 }

@@ -10,6 +10,8 @@ use super::scheduler::SchedulerError;
 pub enum EwalletError {
     #[error("invalid request")]
     Invalid(#[from] ValidationError),
+    #[error("missing or wrong API key")]
+    Unauthorized,
     #[error("the Idempotency-Key was used for a different payment request")]
     IdempotencyConflict,
     #[error("e-wallet request store unavailable")]
@@ -22,6 +24,9 @@ impl ApiError for EwalletError {
     fn problem(&self) -> Problem {
         match self {
             Self::Invalid(err) => Problem::invalid_field(err),
+            Self::Unauthorized => {
+                Problem::unauthorized("Send the merchant's API key in the X-Api-Key header.")
+            }
             Self::IdempotencyConflict => Problem::conflict(
                 "This Idempotency-Key was used for a payment request with other terms; use a new key.",
             ),

@@ -1,5 +1,9 @@
 //! POST /api/payment/payment-requests: stores the request and schedules its webhook.
 //!
+//! Only a merchant may call it: the request must carry the merchant's API key
+//! (`X-Api-Key`), and its `notificationUri` must be one of the merchant's registered
+//! webhook URLs, so the provider never signs a webhook for anyone else's address.
+//!
 //! Idempotent on the caller's `Idempotency-Key`: the key names the request's id, the insert
 //! is conditional, and a retry answers the same id. The schedule is created after the insert
 //! and recorded (`scheduled`), so a retry after a failed CreateSchedule creates it then; a
@@ -7,13 +11,15 @@
 
 use http::StatusCode;
 use lambda_http::Request;
+use shared::api_key::{self, ApiKey};
 use shared::client::IDEMPOTENCY_KEY;
 use shared::contracts::{EwalletPaymentRequest, EwalletPaymentResponse};
 use shared::http::{HandlerResult, json, json_body};
 use shared::{Clock, CorrelationId, SystemClock, ValidationError};
 
 use super::domain::{
-    DelayRange, EwalletRequest, IdempotencyKey, NewPaymentRequest, PaymentRequestId, due_at,
+    DelayRange, EwalletRequest, IdempotencyKey, NewPaymentRequest, NotificationUri,
+    PaymentRequestId, due_at,
 };
 use super::error::EwalletError;
 use super::repository::{EwalletRequestRepository, Insert};
@@ -26,6 +32,10 @@ pub struct PaymentRequestService<R, S, C = SystemClock> {
     pub scheduler: S,
     pub clock: C,
     pub delays: DelayRange,
+    /// The merchant's credential; also the secret that request ids are derived with.
+    pub api_key: ApiKey,
+    /// Where the merchant receives webhooks: the only `notificationUri`s accepted.
+    pub webhook_urls: Vec<NotificationUri>,
 }
 
 pub async fn handle<R, S, C>(
@@ -38,8 +48,23 @@ where
     S: WebhookScheduler,
     C: Clock,
 {
+    let presented = request
+        .headers()
+        .get(api_key::HEADER)
+        .map(|value| value.as_bytes())
+        .unwrap_or_default();
+    if !service.api_key.matches(presented) {
+        return Err(EwalletError::Unauthorized);
+    }
     let body: EwalletPaymentRequest = json_body(&request)?;
     let terms = NewPaymentRequest::parse(body)?;
+    if !service.webhook_urls.contains(&terms.notification_uri) {
+        return Err(ValidationError::new(
+            "notificationUri",
+            "must be one of the merchant's registered webhook URLs",
+        )
+        .into());
+    }
     let key = request
         .headers()
         .get(IDEMPOTENCY_KEY)
@@ -73,10 +98,9 @@ where
         key: Option<&IdempotencyKey>,
         correlation_id: &CorrelationId,
     ) -> Result<PaymentRequestId, EwalletError> {
-        let id = key.map_or_else(
-            PaymentRequestId::new_random,
-            PaymentRequestId::from_idempotency_key,
-        );
+        let id = key.map_or_else(PaymentRequestId::new_random, |key| {
+            PaymentRequestId::from_idempotency_key(&self.api_key, key)
+        });
         tracing::Span::current().record("payment_request_id", tracing::field::display(id));
         let now = self.clock.now();
         // Drawn before any await: the thread-local generator must not cross one.
@@ -136,8 +160,12 @@ mod tests {
                 Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::milliseconds(250),
             ),
             delays: DelayRange::new(delay, delay).unwrap(),
+            api_key: ApiKey::new(API_KEY).unwrap(),
+            webhook_urls: vec![NotificationUri::parse("https://example.com/hook").unwrap()],
         }
     }
+
+    const API_KEY: &str = "merchant-api-key-0001";
 
     fn body(amount: &str) -> String {
         format!(
@@ -146,7 +174,9 @@ mod tests {
     }
 
     fn post(body: &str, key: Option<&str>) -> Request {
-        let mut request = ApiRequest::new("POST", ROUTE, &[]).body(body);
+        let mut request = ApiRequest::new("POST", ROUTE, &[])
+            .header("X-Api-Key", API_KEY)
+            .body(body);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
@@ -224,8 +254,10 @@ mod tests {
         service.scheduler.fail_next(1);
         let failed = call(&service, post(&body("10.00"), Some("attempt-1"))).await;
         assert_problem(&failed, 503);
-        let id =
-            PaymentRequestId::from_idempotency_key(&IdempotencyKey::parse("attempt-1").unwrap());
+        let id = PaymentRequestId::from_idempotency_key(
+            &service.api_key,
+            &IdempotencyKey::parse("attempt-1").unwrap(),
+        );
         assert!(!service.repo.get(id).await.unwrap().unwrap().scheduled);
 
         service.clock.advance(Duration::seconds(30));
@@ -240,6 +272,45 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 34).unwrap(),
             "scheduled from the retry's time, not the first attempt's"
         );
+    }
+
+    #[tokio::test]
+    async fn without_the_merchants_api_key_nothing_is_stored_or_scheduled() {
+        let service = service(5);
+        for key in [
+            None,
+            Some(""),
+            Some("merchant-api-key-0002"),
+            Some("merchant-api-key-000"),
+        ] {
+            let mut request = ApiRequest::new("POST", ROUTE, &[]).body(&body("100.99"));
+            if let Some(key) = key {
+                request = request.header("X-Api-Key", key);
+            }
+            let response = call(&service, request.build()).await;
+            assert_problem(&response, 401);
+        }
+        assert!(service.repo.is_empty());
+        assert!(service.scheduler.schedules().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_webhook_address_the_merchant_did_not_register_is_refused() {
+        let service = service(5);
+        for uri in [
+            "https://attacker.example/collect",
+            "https://example.com/hook2",
+            "http://example.com/hook",
+        ] {
+            let raw = format!(
+                r#"{{"amount":100.99,"notificationUri":"{uri}","merchantData":{{"orderId":"{ORDER}"}}}}"#
+            );
+            let response = call(&service, post(&raw, None)).await;
+            let problem = assert_problem(&response, 400);
+            assert_eq!(problem["errors"][0]["field"], "notificationUri", "{uri}");
+        }
+        assert!(service.repo.is_empty());
+        assert!(service.scheduler.schedules().is_empty());
     }
 
     #[tokio::test]

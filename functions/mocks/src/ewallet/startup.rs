@@ -30,6 +30,8 @@ pub fn payment_request_service(
         ),
         clock: SystemClock,
         delays: config.delays,
+        api_key: config.api_key,
+        webhook_urls: config.webhook_urls,
     }
 }
 

@@ -15,6 +15,7 @@ const REQUEST_STATUS: &[(&str, u16)] = &[
     ("ewallet-payment-request/negative-amount.json", 400),
     ("ewallet-payment-request/ftp-notification-uri.json", 400),
     ("ewallet-payment-request/malformed-order-id.json", 400),
+    ("ewallet-payment-request/missing-api-key.json", 401),
 ];
 
 /// The request the dispatcher sample names; the test stores it afresh before each run.

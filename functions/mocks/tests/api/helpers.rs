@@ -19,6 +19,7 @@ use mocks::ewallet::{
     PaymentRequestService, payment_request,
 };
 use shared::SystemClock;
+use shared::api_key::ApiKey;
 use shared::client::RetrySettings;
 use shared::contracts::Webhook;
 use shared::signature::WebhookSecret;
@@ -72,6 +73,16 @@ impl TestApp {
             ),
             clock: SystemClock,
             delays: DelayRange::new(delay_secs, delay_secs).unwrap(),
+            api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
+            // The addresses the tests and the sample events send webhooks to.
+            webhook_urls: [
+                "https://shop.example.com/api/v1/payments/webhook",
+                "https://shop.example.com/hook",
+                "http://127.0.0.1:3000/api/v1/payments/webhook",
+            ]
+            .iter()
+            .map(|url| NotificationUri::parse(url).unwrap())
+            .collect(),
         }
     }
 

@@ -1,11 +1,12 @@
 use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindowMode};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use mocks::ewallet::domain::{IdempotencyKey, PaymentRequestId, at_expression};
+use mocks::ewallet::domain::{IdempotencyKey, NotificationUri, PaymentRequestId, at_expression};
 use mocks::ewallet::scheduler::{MAX_EVENT_AGE_SECS, MAX_RETRY_ATTEMPTS};
 use mocks::ewallet::{Dispatched, EventBridgeWebhookScheduler};
+use shared::api_key::ApiKey;
 use shared::contracts::EwalletStatusCode;
-use shared::testing::{ApiRequest, assert_problem, body_json};
+use shared::testing::{ApiRequest, assert_problem, body_json, local_env};
 
 use crate::helpers::{Receiver, spawn_app, text};
 
@@ -22,6 +23,7 @@ fn body(amount: &str, uri: &str, order: &str) -> String {
 fn post(body: &str, key: &str) -> lambda_http::Request {
     ApiRequest::new("POST", ROUTE, &[])
         .header("Idempotency-Key", key)
+        .header("X-Api-Key", &local_env("EWALLET_API_KEY"))
         .header("X-Correlation-Id", "ewallet-it-correlation")
         .body(body)
         .build()
@@ -32,7 +34,9 @@ fn fresh_key() -> String {
 }
 
 fn id_for(key: &str) -> String {
-    PaymentRequestId::from_idempotency_key(&IdempotencyKey::parse(key).unwrap()).to_string()
+    let secret = ApiKey::new(local_env("EWALLET_API_KEY")).unwrap();
+    PaymentRequestId::from_idempotency_key(&secret, &IdempotencyKey::parse(key).unwrap())
+        .to_string()
 }
 
 #[tokio::test]
@@ -118,7 +122,10 @@ async fn a_request_is_stored_pending_with_a_one_time_schedule_that_targets_the_d
 async fn the_schedules_input_fires_the_dispatcher_as_scheduler_would() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
-    let service = app.payment_service(DELAY);
+    let mut service = app.payment_service(DELAY);
+    service
+        .webhook_urls
+        .push(NotificationUri::parse(&receiver.url).unwrap());
     let response = app
         .request(
             &service,

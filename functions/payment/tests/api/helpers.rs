@@ -22,6 +22,7 @@ use payment::{
     RequestConfig, RequestDeps, WebhookConfig, WebhookDeps,
 };
 use serde_json::{Value, json};
+use shared::api_key::ApiKey;
 use shared::client::RetrySettings;
 use shared::signature::WebhookSecret;
 use shared::testing::{ApiRequest, local_env};
@@ -74,6 +75,10 @@ fn call(path: String, headers: &HeaderMap, body: &Bytes) -> Call {
 async fn ewallet(State(fakes): State<Arc<Fakes>>, headers: HeaderMap, body: Bytes) -> AxumResponse {
     if fakes.ewallet_down.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    // Like the provider: only the merchant, with its key, gets a payment request.
+    if header(&headers, "x-api-key") != Some(local_env("EWALLET_API_KEY")) {
+        return (StatusCode::UNAUTHORIZED, "no or wrong X-Api-Key").into_response();
     }
     let key = header(&headers, "idempotency-key").unwrap_or_default();
     // Idempotent, like a real provider: the same key gets the same payment request id.
@@ -214,6 +219,7 @@ pub async fn spawn_app() -> TestApp {
             payments_table: table.clone(),
             ewallet_api_url: base.clone(),
             webhook_url: WEBHOOK_URL.into(),
+            ewallet_api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
         },
         fast_retries(),
     )
