@@ -99,24 +99,26 @@ impl CallError {
     }
 }
 
-/// How long a call may take, retries included, so that the caller still has `margin` to
-/// record what happened before the invocation's deadline (ms since the epoch, as
-/// `lambda_runtime::Context::deadline`). Zero when the deadline is that close.
+/// How long a call may take, retries included: what is left of the invocation (its
+/// deadline in ms since the epoch, as `lambda_runtime::Context::deadline`) minus `margin`
+/// to record what happened, and never more than `cap`. Caps nest: a callee's cap is below
+/// its caller's, so a caller never gives up on a callee that is still within its budget
+/// (e-wallet and confirm-payment calls 5 s < checkout's payment call 8 s).
 ///
 /// Without a deadline, or with one already past when the invocation started (Lambda never
-/// gives one; `cargo lambda watch` sends a fixed 600000, i.e. 1970), `fallback` applies.
+/// gives one; `cargo lambda watch` sends a fixed 600000, i.e. 1970), `cap` applies.
 pub fn call_budget(
     deadline_ms: Option<u64>,
     now_ms: i64,
     margin: Duration,
-    fallback: Duration,
+    cap: Duration,
 ) -> Duration {
     let now_ms = u64::try_from(now_ms).unwrap_or(0);
     match deadline_ms {
-        Some(deadline) if deadline > now_ms => {
-            Duration::from_millis(deadline - now_ms).saturating_sub(margin)
-        }
-        _ => fallback,
+        Some(deadline) if deadline > now_ms => Duration::from_millis(deadline - now_ms)
+            .saturating_sub(margin)
+            .min(cap),
+        _ => cap,
     }
 }
 
@@ -319,6 +321,11 @@ mod budget_tests {
         assert_eq!(
             call_budget(Some(10_000), 1_000, margin, fallback),
             Duration::from_millis(7_500)
+        );
+        assert_eq!(
+            call_budget(Some(100_000), 1_000, margin, fallback),
+            fallback,
+            "never more than the cap"
         );
         assert_eq!(
             call_budget(Some(10_000), 9_000, margin, fallback),

@@ -24,7 +24,31 @@ pub enum GatewayError {
     /// A failure without an HTTP call behind it (fakes in tests).
     #[error("unavailable: {0}")]
     Unavailable(&'static str),
+    /// The call's budget (the invocation's time left) ran out before an answer came.
+    #[error("no answer within {budget_ms} ms")]
+    OutOfTime { budget_ms: u64 },
 }
+
+/// Runs `call` within `budget`; out of time is an error like any failed call.
+pub async fn within<T>(
+    budget: std::time::Duration,
+    call: impl Future<Output = Result<T, GatewayError>>,
+) -> Result<T, GatewayError> {
+    tokio::time::timeout(budget, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(GatewayError::OutOfTime {
+                budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+            })
+        })
+}
+
+/// Both outbound calls of the payment service (to the e-wallet, to confirm-payment) get at
+/// most this, less when the invocation has less left: below checkout's 8 s for the whole
+/// payment request, so the caller's budget covers the callee's.
+pub const CALL_CAP: std::time::Duration = std::time::Duration::from_secs(5);
+/// What a handler keeps for itself after the call: recording the outcome and answering.
+pub const CALL_MARGIN: std::time::Duration = std::time::Duration::from_millis(1_500);
 
 /// The e-wallet, as the payment request needs it.
 pub trait Ewallet: Send + Sync {

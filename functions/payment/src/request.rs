@@ -5,15 +5,18 @@
 //! and the e-wallet is called only while the payment has no e-wallet id. A retry with
 //! the same key finds the same payment and resumes where the last attempt stopped.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use lambda_http::Request;
+use shared::client::call_budget;
 use shared::contracts::{PaymentRequest, PaymentResponse};
-use shared::http::{HandlerResult, json, json_body, path_param};
+use shared::http::{HandlerResult, invocation_deadline_ms, json, json_body, path_param};
 use shared::{Clock, CorrelationId, Money, SystemClock, UserId, ValidationError};
 
 use crate::domain::{IdempotencyKey, NewPayment, Payment};
-use crate::gateway::Ewallet;
+use crate::gateway::{CALL_CAP, CALL_MARGIN, Ewallet, within};
 use crate::{PaymentError, PaymentRepository, RepositoryError};
 
 /// What the payment request needs, built once per cold start.
@@ -53,6 +56,7 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet, C: Clock>(
     new: &NewPayment,
     correlation_id: &CorrelationId,
     now: DateTime<Utc>,
+    budget: Duration,
 ) -> Result<PaymentResponse, PaymentError> {
     let candidate = Payment::requested(new, now);
     let payment = if deps.repo.insert_if_absent(&candidate).await? {
@@ -76,11 +80,12 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet, C: Clock>(
         return Ok(payment.response());
     }
 
-    let external = deps
-        .ewallet
-        .request_payment(&payment, correlation_id)
-        .await
-        .map_err(PaymentError::Ewallet)?;
+    let external = within(
+        budget,
+        deps.ewallet.request_payment(&payment, correlation_id),
+    )
+    .await
+    .map_err(PaymentError::Ewallet)?;
     if deps
         .repo
         .set_external_id(payment.id, &external, deps.clock.now())
@@ -118,7 +123,14 @@ pub async fn handle<R: PaymentRepository, E: Ewallet, C: Clock>(
     correlation_id: CorrelationId,
 ) -> HandlerResult<PaymentError> {
     let new = NewPayment::from_request(&request)?;
-    let body = request_payment(deps, &new, &correlation_id, deps.clock.now()).await?;
+    let now = deps.clock.now();
+    let budget = call_budget(
+        invocation_deadline_ms(&request),
+        now.timestamp_millis(),
+        CALL_MARGIN,
+        CALL_CAP,
+    );
+    let body = request_payment(deps, &new, &correlation_id, now, budget).await?;
     Ok(json(StatusCode::CREATED, &body))
 }
 
@@ -157,7 +169,7 @@ mod tests {
     async fn a_new_payment_is_recorded_and_requested_from_the_e_wallet_once() {
         let deps = deps();
         let new = new_payment("attempt-1");
-        let response = request_payment(&deps, &new, &cid(), Utc::now())
+        let response = request_payment(&deps, &new, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap();
         assert_eq!(response.payment_id, new.key.payment_id());
@@ -171,10 +183,10 @@ mod tests {
     async fn a_retry_with_the_same_key_finds_the_payment_without_calling_the_e_wallet_again() {
         let deps = deps();
         let new = new_payment("attempt-1");
-        let first = request_payment(&deps, &new, &cid(), Utc::now())
+        let first = request_payment(&deps, &new, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap();
-        let again = request_payment(&deps, &new, &cid(), Utc::now())
+        let again = request_payment(&deps, &new, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap();
         assert_eq!(first, again);
@@ -186,7 +198,7 @@ mod tests {
     async fn the_same_key_for_another_order_or_amount_is_a_conflict() {
         let deps = deps();
         let new = new_payment("attempt-1");
-        request_payment(&deps, &new, &cid(), Utc::now())
+        request_payment(&deps, &new, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap();
         for other in [
@@ -199,7 +211,7 @@ mod tests {
                 ..new.clone()
             },
         ] {
-            let err = request_payment(&deps, &other, &cid(), Utc::now())
+            let err = request_payment(&deps, &other, &cid(), Utc::now(), CALL_CAP)
                 .await
                 .unwrap_err();
             assert!(matches!(err, PaymentError::KeyReused), "{err}");
@@ -212,7 +224,7 @@ mod tests {
         let deps = deps();
         deps.ewallet.fail_next(1);
         let new = new_payment("attempt-1");
-        let err = request_payment(&deps, &new, &cid(), Utc::now())
+        let err = request_payment(&deps, &new, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap_err();
         assert!(matches!(err, PaymentError::Ewallet(_)), "{err}");
@@ -220,7 +232,7 @@ mod tests {
         assert_eq!(waiting.status, PaymentStatus::Requested);
         assert_eq!(waiting.external_id, None);
 
-        let response = request_payment(&deps, &new, &cid(), Utc::now())
+        let response = request_payment(&deps, &new, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap();
         assert_eq!(response.payment_id, new.key.payment_id());
@@ -286,6 +298,50 @@ mod tests {
         for (request, field) in cases {
             let err = NewPayment::from_request(&request).unwrap_err();
             assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    /// An e-wallet that never answers.
+    struct SilentEwallet;
+
+    impl Ewallet for SilentEwallet {
+        async fn request_payment(
+            &self,
+            _payment: &Payment,
+            _correlation_id: &CorrelationId,
+        ) -> Result<crate::domain::ExternalId, crate::gateway::GatewayError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_e_wallet_call_gets_the_time_left_minus_the_margin_and_at_most_5_s() {
+        let deps = RequestDeps {
+            repo: InMemoryPaymentRepository::default(),
+            ewallet: SilentEwallet,
+            clock: SystemClock,
+        };
+        let now_ms = 1_000_000_i64;
+        for (left_ms, expected) in [(3_000_u64, 1_500_u64), (60_000, 5_000)] {
+            let budget = call_budget(Some(now_ms as u64 + left_ms), now_ms, CALL_MARGIN, CALL_CAP);
+            assert_eq!(budget, std::time::Duration::from_millis(expected));
+            let new = new_payment(&format!("budget-{left_ms}"));
+            let started = tokio::time::Instant::now();
+            let err = request_payment(&deps, &new, &cid(), Utc::now(), budget)
+                .await
+                .unwrap_err();
+            assert_eq!(started.elapsed(), budget);
+            assert!(
+                matches!(err, PaymentError::Ewallet(crate::gateway::GatewayError::OutOfTime { budget_ms }) if budget_ms == expected),
+                "{err}"
+            );
+            // The payment stays recorded, so a retry of the same key continues it.
+            let stored = deps
+                .repo
+                .get(Payment::requested(&new, Utc::now()).id)
+                .await
+                .unwrap();
+            assert!(stored.is_some_and(|p| p.external_id.is_none()));
         }
     }
 }

@@ -11,16 +11,19 @@
 //!   takes the lease over with a write conditional on the lease it saw, and confirms);
 //! - a different outcome than the recorded one is a 409 and changes nothing.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use lambda_http::{Body, Request};
+use shared::client::call_budget;
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
-use shared::http::{HandlerResult, json};
+use shared::http::{HandlerResult, invocation_deadline_ms, json};
 use shared::signature::{self, WebhookSecret};
 use shared::{Clock, CorrelationId, Currency, OrderId, SystemClock, ValidationError};
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
-use crate::gateway::{Confirmation, OrderConfirmation};
+use crate::gateway::{CALL_CAP, CALL_MARGIN, Confirmation, OrderConfirmation, within};
 use crate::repository::{ConfirmationClaim, OutcomeRecord};
 use crate::{PaymentError, PaymentRepository};
 
@@ -100,6 +103,7 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
     outcome: &Outcome,
     correlation_id: &CorrelationId,
     now: DateTime<Utc>,
+    budget: Duration,
 ) -> Result<PaymentResponse, PaymentError> {
     let id = deps
         .repo
@@ -136,7 +140,7 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
                     payment.status = outcome.status;
                     payment.transactions.push(outcome.transaction.clone());
                     payment.confirming_until = Some(lease);
-                    return confirm(deps, payment, lease, correlation_id).await;
+                    return confirm(deps, payment, lease, correlation_id, budget).await;
                 }
             }
             Decision::TakeOver { observed } => {
@@ -150,7 +154,7 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
                 if deps.repo.claim_confirmation(claim).await? {
                     tracing::info!(payment_id = %id, status = payment.status.as_str(), "confirmation taken over from an expired or released lease");
                     payment.confirming_until = Some(lease);
-                    return confirm(deps, payment, lease, correlation_id).await;
+                    return confirm(deps, payment, lease, correlation_id, budget).await;
                 }
             }
             Decision::AlreadyConfirmed => {
@@ -188,8 +192,14 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
     payment: Payment,
     lease: DateTime<Utc>,
     correlation_id: &CorrelationId,
+    budget: Duration,
 ) -> Result<PaymentResponse, PaymentError> {
-    match deps.orders.confirm_payment(&payment, correlation_id).await {
+    match within(
+        budget,
+        deps.orders.confirm_payment(&payment, correlation_id),
+    )
+    .await
+    {
         Ok(Confirmation::Confirmed) => {
             tracing::info!(payment_id = %payment.id, order_id = %payment.order_id, "order confirmed");
         }
@@ -232,7 +242,13 @@ pub async fn handle<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
 ) -> HandlerResult<PaymentError> {
     let now = deps.clock.now();
     let outcome = authenticate(&deps.secret, &request, now)?;
-    let body = apply(deps, &outcome, &correlation_id, now).await?;
+    let budget = call_budget(
+        invocation_deadline_ms(&request),
+        now.timestamp_millis(),
+        CALL_MARGIN,
+        CALL_CAP,
+    );
+    let body = apply(deps, &outcome, &correlation_id, now, budget).await?;
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -298,6 +314,7 @@ mod tests {
             &outcome(&payment, PaymentStatus::Success),
             &cid(),
             Utc::now(),
+            CALL_CAP,
         )
         .await
         .unwrap();
@@ -315,9 +332,15 @@ mod tests {
         for status in [PaymentStatus::Failed, PaymentStatus::Expired] {
             let deps = deps();
             let payment = given_payment(&deps, 5011).await;
-            apply(&deps, &outcome(&payment, status), &cid(), Utc::now())
-                .await
-                .unwrap();
+            apply(
+                &deps,
+                &outcome(&payment, status),
+                &cid(),
+                Utc::now(),
+                CALL_CAP,
+            )
+            .await
+            .unwrap();
             assert_eq!(deps.orders.confirmations(), vec![(payment.id, false)]);
         }
     }
@@ -327,10 +350,14 @@ mod tests {
         let deps = deps();
         let payment = given_payment(&deps, 10099).await;
         let success = outcome(&payment, PaymentStatus::Success);
-        apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+        apply(&deps, &success, &cid(), Utc::now(), CALL_CAP)
+            .await
+            .unwrap();
         let before = deps.repo.get(payment.id).await.unwrap();
 
-        let again = apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+        let again = apply(&deps, &success, &cid(), Utc::now(), CALL_CAP)
+            .await
+            .unwrap();
 
         assert_eq!(again.payment_status, PaymentStatus::Success);
         assert_eq!(deps.orders.confirmations().len(), 1);
@@ -358,9 +385,15 @@ mod tests {
                 .unwrap()
         );
 
-        let err = apply(&deps, &success, &cid(), now + Duration::seconds(5))
-            .await
-            .unwrap_err();
+        let err = apply(
+            &deps,
+            &success,
+            &cid(),
+            now + Duration::seconds(5),
+            CALL_CAP,
+        )
+        .await
+        .unwrap_err();
 
         assert_eq!(
             err.retry_after_secs(),
@@ -386,7 +419,9 @@ mod tests {
             .await
             .unwrap();
 
-        apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+        apply(&deps, &success, &cid(), Utc::now(), CALL_CAP)
+            .await
+            .unwrap();
 
         assert_eq!(deps.orders.confirmations(), vec![(payment.id, true)]);
         let stored = deps.repo.get(payment.id).await.unwrap().unwrap();
@@ -407,6 +442,7 @@ mod tests {
             &outcome(&payment, PaymentStatus::Success),
             &cid(),
             Utc::now(),
+            CALL_CAP,
         )
         .await
         .unwrap();
@@ -417,6 +453,7 @@ mod tests {
             &outcome(&payment, PaymentStatus::Failed),
             &cid(),
             Utc::now(),
+            CALL_CAP,
         )
         .await
         .unwrap_err();
@@ -432,7 +469,7 @@ mod tests {
         let payment = given_payment(&deps, 10099).await;
         let mut unknown = outcome(&payment, PaymentStatus::Success);
         unknown.external_id = ExternalId::parse("nobody-knows-me").unwrap();
-        let err = apply(&deps, &unknown, &cid(), Utc::now())
+        let err = apply(&deps, &unknown, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap_err();
         assert!(matches!(err, PaymentError::NotFound), "{err}");
@@ -447,7 +484,9 @@ mod tests {
         let mut wrong_order = outcome(&payment, PaymentStatus::Success);
         wrong_order.order_id = OrderId::new_random();
         for wrong in [wrong_amount, wrong_order] {
-            let err = apply(&deps, &wrong, &cid(), Utc::now()).await.unwrap_err();
+            let err = apply(&deps, &wrong, &cid(), Utc::now(), CALL_CAP)
+                .await
+                .unwrap_err();
             assert!(matches!(err, PaymentError::Mismatch(_)), "{err}");
         }
         assert_eq!(
@@ -467,6 +506,7 @@ mod tests {
             &outcome(&payment, PaymentStatus::Success),
             &cid(),
             Utc::now(),
+            CALL_CAP,
         )
         .await
         .unwrap();
@@ -488,7 +528,7 @@ mod tests {
         let payment = given_payment(&deps, 10099).await;
         let success = outcome(&payment, PaymentStatus::Success);
 
-        let err = apply(&deps, &success, &cid(), Utc::now())
+        let err = apply(&deps, &success, &cid(), Utc::now(), CALL_CAP)
             .await
             .unwrap_err();
         assert!(matches!(err, PaymentError::OrderService(_)), "{err}");
@@ -497,7 +537,9 @@ mod tests {
         assert_eq!(stored.confirming_until, None);
         assert!(!stored.order_confirmed);
 
-        apply(&deps, &success, &cid(), Utc::now()).await.unwrap();
+        apply(&deps, &success, &cid(), Utc::now(), CALL_CAP)
+            .await
+            .unwrap();
         assert_eq!(deps.orders.confirmations(), vec![(payment.id, true)]);
         assert!(
             deps.repo
@@ -610,5 +652,64 @@ mod tests {
             Err(PaymentError::Signature(signature::SignatureError::Stale))
         ));
         assert!(deps.orders.confirmations().is_empty());
+    }
+
+    /// An order service that never answers.
+    struct SilentOrders;
+
+    impl OrderConfirmation for SilentOrders {
+        async fn confirm_payment(
+            &self,
+            _payment: &Payment,
+            _correlation_id: &CorrelationId,
+        ) -> Result<Confirmation, crate::gateway::GatewayError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_confirm_call_gets_the_time_left_minus_the_margin_and_then_lets_go() {
+        let silent = WebhookDeps {
+            repo: InMemoryPaymentRepository::default(),
+            orders: SilentOrders,
+            secret: WebhookSecret::new(SECRET).unwrap(),
+            clock: SystemClock,
+        };
+        let new = NewPayment {
+            key: IdempotencyKey::parse("budget-test").unwrap(),
+            user_id: UserId::new_random(),
+            order_id: OrderId::new_random(),
+            amount: Money::from_cents(10099, Currency::USD),
+        };
+        let mut payment = Payment::requested(&new, Utc::now());
+        payment.external_id = Some(ExternalId::parse("ewallet-budget-test").unwrap());
+        assert!(silent.repo.insert_if_absent(&payment).await.unwrap());
+        let now_ms = 1_000_000_i64;
+        let budget = call_budget(Some(now_ms as u64 + 4_000), now_ms, CALL_MARGIN, CALL_CAP);
+        assert_eq!(budget, std::time::Duration::from_millis(2_500));
+
+        let started = tokio::time::Instant::now();
+        let err = apply(
+            &silent,
+            &outcome(&payment, PaymentStatus::Success),
+            &cid(),
+            Utc::now(),
+            budget,
+        )
+        .await
+        .unwrap_err();
+
+        assert_eq!(started.elapsed(), budget);
+        assert!(
+            matches!(
+                err,
+                PaymentError::OrderService(crate::gateway::GatewayError::OutOfTime { .. })
+            ),
+            "{err}"
+        );
+        // The outcome is recorded and the confirm lease given back for the next delivery.
+        let stored = silent.repo.get(payment.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, PaymentStatus::Success);
+        assert_eq!(stored.confirming_until, None);
     }
 }

@@ -70,7 +70,15 @@ pub enum DispatchError {
     Encode(#[source] serde_json::Error),
     #[error("the webhook was not delivered; the firing will be retried")]
     Undelivered(#[source] CallError),
+    #[error("no answer from the receiver within {budget_ms} ms; the firing will be retried")]
+    OutOfTime { budget_ms: u64 },
 }
+
+/// The most the webhook's delivery (retries included) may take: under the function's 30 s
+/// timeout with room to give the claim back.
+pub const SEND_CAP: std::time::Duration = std::time::Duration::from_secs(25);
+/// Kept after the delivery attempt for giving the claim back and answering.
+pub const SEND_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl From<DispatchError> for lambda_runtime::Diagnostic {
     fn from(err: DispatchError) -> Self {
@@ -78,6 +86,7 @@ impl From<DispatchError> for lambda_runtime::Diagnostic {
             DispatchError::Store(_) => "EwalletStoreUnavailable",
             DispatchError::Encode(_) => "EwalletWebhookEncoding",
             DispatchError::Undelivered(_) => "EwalletWebhookUndelivered",
+            DispatchError::OutOfTime { .. } => "EwalletWebhookOutOfTime",
         };
         Self {
             error_type: error_type.to_owned(),
@@ -105,7 +114,13 @@ where
     async move {
         // Boxed: the runtime's service stack over this future is deeper than the
         // compiler's default layout query limit.
-        let result = Box::pin(dispatcher.dispatch(event.payload)).await;
+        let budget = shared::client::call_budget(
+            Some(event.context.deadline),
+            dispatcher.clock.now().timestamp_millis(),
+            SEND_MARGIN,
+            SEND_CAP,
+        );
+        let result = Box::pin(dispatcher.dispatch_within(event.payload, budget)).await;
         match &result {
             Ok(done) => tracing::info!(?done, "firing completed"),
             Err(err) => {
@@ -144,8 +159,17 @@ where
     W: WebhookSender,
     C: Clock,
 {
-    /// Handles one Scheduler event (the target's Input).
+    /// Handles one Scheduler event (the target's Input), within the most a delivery may take.
     pub async fn dispatch(&self, payload: serde_json::Value) -> Result<Dispatched, DispatchError> {
+        self.dispatch_within(payload, SEND_CAP).await
+    }
+
+    /// Handles one Scheduler event; the delivery gets at most `budget`.
+    pub async fn dispatch_within(
+        &self,
+        payload: serde_json::Value,
+        budget: std::time::Duration,
+    ) -> Result<Dispatched, DispatchError> {
         let Ok(event) = serde_json::from_value::<DispatchWebhook>(payload) else {
             tracing::error!("the event is not a DispatchWebhook; nothing to retry");
             return Ok(Dispatched::Malformed);
@@ -154,12 +178,20 @@ where
             tracing::error!("the event's paymentRequestId is not one of ours; nothing to retry");
             return Ok(Dispatched::Unknown);
         };
-        self.dispatch_request(id).await
+        self.dispatch_request_within(id, budget).await
     }
 
     pub async fn dispatch_request(
         &self,
         id: PaymentRequestId,
+    ) -> Result<Dispatched, DispatchError> {
+        self.dispatch_request_within(id, SEND_CAP).await
+    }
+
+    pub async fn dispatch_request_within(
+        &self,
+        id: PaymentRequestId,
+        budget: std::time::Duration,
     ) -> Result<Dispatched, DispatchError> {
         let span = tracing::Span::current();
         span.record("payment_request_id", tracing::field::display(id));
@@ -198,7 +230,15 @@ where
             "sending the webhook"
         );
 
-        match self.sender.send(webhook).await {
+        let Ok(delivery) = tokio::time::timeout(budget, self.sender.send(webhook)).await else {
+            // Whether it arrived is unknown: the claim goes back and a retry sends the same
+            // webhook again, which the receiver applies once.
+            self.release(id, &claim.token).await;
+            return Err(DispatchError::OutOfTime {
+                budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+            });
+        };
+        match delivery {
             Ok(()) => self.sent(id, &claim.token, outcome, transaction_id).await,
             Err(err) => match classify(&err) {
                 Failure::DeliveredAnyway => {
@@ -524,5 +564,64 @@ mod tests {
             assert_eq!(d.dispatch(payload).await.unwrap(), Dispatched::Malformed);
         }
         assert!(d.sender.sent().is_empty());
+    }
+
+    /// A receiver that never answers.
+    struct SilentReceiver;
+
+    impl WebhookSender for SilentReceiver {
+        async fn send(&self, _webhook: SignedWebhook) -> Result<(), CallError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_delivery_gets_the_time_left_minus_the_margin_then_gives_the_claim_back() {
+        let d = dispatcher();
+        let id = given_request(&d, 10099).await;
+        let silent = Dispatcher {
+            repo: d.repo,
+            sender: SilentReceiver,
+            clock: d.clock,
+            secret: d.secret,
+            outcomes: d.outcomes,
+            lease: d.lease,
+        };
+        let now_ms = 1_000_000_i64;
+        // 10 s left of the invocation: 8 s for the delivery (under the 25 s cap).
+        let budget = shared::client::call_budget(
+            Some(now_ms as u64 + 10_000),
+            now_ms,
+            SEND_MARGIN,
+            SEND_CAP,
+        );
+        assert_eq!(budget, std::time::Duration::from_secs(8));
+
+        let started = tokio::time::Instant::now();
+        let err = silent.dispatch_within(event(id), budget).await.unwrap_err();
+
+        assert_eq!(started.elapsed(), budget);
+        assert!(
+            matches!(err, DispatchError::OutOfTime { budget_ms: 8_000 }),
+            "{err}"
+        );
+        // Not sent for sure, so not settled: the next firing may take it again.
+        let stored = silent.repo.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RequestStatus::Pending);
+        assert!(
+            silent
+                .repo
+                .claim(
+                    id,
+                    silent.clock.now(),
+                    &Claim {
+                        token: "next".into(),
+                        lease_until: silent.clock.now() + LEASE
+                    }
+                )
+                .await
+                .unwrap(),
+            "the claim was given back"
+        );
     }
 }
