@@ -1,3 +1,6 @@
+// Each test binary of this crate uses a part of these helpers.
+#![allow(dead_code)]
+
 //! Where the deployed stack answers, and how a caller reaches it: `make test` deploys
 //! template.yaml to the emulator and writes the stack's outputs to `.local/stack.env`,
 //! which it exports. Internal routes are IAM-authorized, so those calls are SigV4-signed
