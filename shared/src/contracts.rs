@@ -169,6 +169,15 @@ pub struct EwalletPaymentResponse {
     pub payment_request_id: String,
 }
 
+/// `POST /api/payment/payment-requests/{paymentRequestId}/refunds` (payment service →
+/// e-wallet): a successful payment paid back, once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EwalletRefundResponse {
+    pub payment_request_id: String,
+    pub refunded_at: DateTime<Utc>,
+}
+
 /// The e-wallet's verdict, decided by the amount's cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -11,6 +11,7 @@ pub mod contracts;
 pub mod correlation;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod paging;
 pub mod problem;

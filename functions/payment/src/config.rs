@@ -27,13 +27,16 @@ impl RequestConfig {
     }
 }
 
-/// payment-webhook: `PAYMENTS_TABLE`, `WEBHOOK_SECRET`, `INTERNAL_API_URL`.
+/// payment-webhook: `PAYMENTS_TABLE`, `WEBHOOK_SECRET`, `INTERNAL_API_URL`, and the
+/// e-wallet's `EWALLET_API_URL` and `EWALLET_API_KEY` (refunds).
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     pub payments_table: String,
     pub secret: WebhookSecret,
     /// The base URL of the internal (IAM-authorized) API, where confirm-payment lives.
     pub internal_api_url: String,
+    pub ewallet_api_url: String,
+    pub ewallet_api_key: shared::api_key::ApiKey,
 }
 
 impl WebhookConfig {
@@ -42,6 +45,8 @@ impl WebhookConfig {
             payments_table: required("PAYMENTS_TABLE")?,
             secret: WebhookSecret::from_env("WEBHOOK_SECRET")?,
             internal_api_url: required("INTERNAL_API_URL")?,
+            ewallet_api_url: required("EWALLET_API_URL")?,
+            ewallet_api_key: shared::api_key::ApiKey::from_env("EWALLET_API_KEY")?,
         })
     }
 }

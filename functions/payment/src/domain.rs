@@ -158,6 +158,8 @@ pub struct Payment {
     pub confirming_until: Option<DateTime<Utc>>,
     /// The order service has been told the outcome (or no longer waits for it).
     pub order_confirmed: bool,
+    /// A success that no order awaited, paid back through the e-wallet.
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 impl Payment {
@@ -177,6 +179,7 @@ impl Payment {
             updated_at: now,
             confirming_until: None,
             order_confirmed: false,
+            refunded_at: None,
         }
     }
 

@@ -45,6 +45,8 @@ struct PaymentItem {
     confirming_until: Option<DateTime<Utc>>,
     #[serde(default)]
     order_confirmed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refunded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -89,6 +91,7 @@ impl From<&Payment> for PaymentItem {
             updated_at_utc: payment.updated_at,
             confirming_until: payment.confirming_until,
             order_confirmed: payment.order_confirmed,
+            refunded_at: payment.refunded_at,
         }
     }
 }
@@ -117,6 +120,7 @@ impl From<PaymentItem> for Payment {
             updated_at: item.updated_at_utc,
             confirming_until: item.confirming_until,
             order_confirmed: item.order_confirmed,
+            refunded_at: item.refunded_at,
         }
     }
 }
@@ -239,6 +243,24 @@ impl PaymentRepository for DynamoDbPaymentRepository {
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
+    async fn mark_refunded(&self, id: PaymentId, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+        let update = self
+            .0
+            .update(&key(id))
+            // The first refund's time stays: a repeat records nothing new.
+            .update_expression(
+                "SET refundedAt = if_not_exists(refundedAt, :at), updatedAtUtc = :at",
+            )
+            .condition_expression("attribute_exists(paymentId)")
+            .expression_attribute_values(":at", store::value(&at)?);
+        store::update_existing(
+            update,
+            &key(id),
+            "the payment vanished while it was refunded",
+        )
+        .await
+    }
+
     async fn mark_order_confirmed(
         &self,
         id: PaymentId,

@@ -10,7 +10,8 @@ use shared::CorrelationId;
 use shared::api_key::{self, ApiKey};
 use shared::client::{CallContext, CallError, ServiceClient};
 use shared::contracts::{
-    ConfirmPaymentRequest, EwalletPaymentRequest, EwalletPaymentResponse, MerchantData,
+    ConfirmPaymentRequest, EwalletPaymentRequest, EwalletPaymentResponse, EwalletRefundResponse,
+    MerchantData,
 };
 
 use crate::domain::{ExternalId, Payment};
@@ -59,6 +60,17 @@ pub trait Ewallet: Send + Sync {
         payment: &Payment,
         correlation_id: &CorrelationId,
     ) -> impl Future<Output = Result<ExternalId, GatewayError>> + Send;
+}
+
+/// The e-wallet's refunds, as the webhook needs them: a success that no order awaits is
+/// paid back, never kept.
+pub trait Refunds: Send + Sync {
+    /// Pays `payment` back; a repeated call is the same refund. Answers when it happened.
+    fn refund(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> impl Future<Output = Result<chrono::DateTime<chrono::Utc>, GatewayError>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +153,36 @@ impl Ewallet for HttpEwallet {
             .post_bytes(&url, payload, &[(api_key::HEADER, key)], ctx)
             .await?;
         ExternalId::parse(&answer.payment_request_id).map_err(GatewayError::BadAnswer)
+    }
+}
+
+impl Refunds for HttpEwallet {
+    #[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
+    async fn refund(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> Result<chrono::DateTime<chrono::Utc>, GatewayError> {
+        let Some(external) = &payment.external_id else {
+            return Err(GatewayError::Unavailable(
+                "the payment has no e-wallet id to refund",
+            ));
+        };
+        let url = join(
+            &self.api_url,
+            &format!("/api/payment/payment-requests/{external}/refunds"),
+        );
+        let key = format!("refund-{}", payment.id);
+        let ctx = CallContext {
+            correlation_id,
+            idempotency_key: &key,
+        };
+        let api_key = String::from_utf8_lossy(self.api_key.expose()).into_owned();
+        let answer: EwalletRefundResponse = self
+            .client
+            .post_bytes(&url, b"{}".to_vec(), &[(api_key::HEADER, api_key)], ctx)
+            .await?;
+        Ok(answer.refunded_at)
     }
 }
 

@@ -121,6 +121,25 @@ impl PaymentRepository for InMemoryPaymentRepository {
         )
     }
 
+    async fn mark_refunded(&self, id: PaymentId, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+        let found = self.update_if(
+            id,
+            |_| true,
+            |p| {
+                p.refunded_at.get_or_insert(at);
+                p.updated_at = at;
+            },
+        )?;
+        if found {
+            Ok(())
+        } else {
+            Err(RepositoryError::Corrupt {
+                key: format!("paymentId={id}"),
+                reason: "the payment vanished while it was refunded".into(),
+            })
+        }
+    }
+
     async fn mark_order_confirmed(
         &self,
         id: PaymentId,
@@ -243,5 +262,40 @@ impl OrderConfirmation for FakeOrderConfirmation {
             calls.push((payment.id, payment.status.is_success()));
         }
         Ok(Confirmation::Confirmed)
+    }
+}
+
+/// A `Refunds` fake that records what it paid back and can be told to fail.
+#[derive(Debug, Default)]
+pub struct FakeRefunds {
+    refunded: std::sync::Mutex<Vec<PaymentId>>,
+    failures: AtomicU32,
+}
+
+impl FakeRefunds {
+    pub fn refunded(&self) -> Vec<PaymentId> {
+        self.refunded.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    pub fn fail_next(&self, n: u32) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+impl crate::gateway::Refunds for FakeRefunds {
+    async fn refund(
+        &self,
+        payment: &Payment,
+        _correlation_id: &CorrelationId,
+    ) -> Result<DateTime<Utc>, GatewayError> {
+        if take_one(&self.failures) {
+            return Err(GatewayError::Unavailable("fake refunds told to fail"));
+        }
+        if let Ok(mut refunded) = self.refunded.lock()
+            && !refunded.contains(&payment.id)
+        {
+            refunded.push(payment.id);
+        }
+        Ok(Utc::now())
     }
 }

@@ -73,6 +73,13 @@ pub trait PaymentRepository: Send + Sync {
         claim: ConfirmationClaim,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
+    /// The e-wallet paid this success back (at `at`, or earlier: the first time stays).
+    fn mark_refunded(
+        &self,
+        id: PaymentId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), RepositoryError>> + Send;
+
     /// The order knows the outcome: no delivery needs to confirm it again.
     fn mark_order_confirmed(
         &self,

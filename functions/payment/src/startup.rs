@@ -45,13 +45,21 @@ pub fn webhook_deps(
     sdk: &SdkConfig,
     config: WebhookConfig,
     retry: RetrySettings,
-) -> Result<WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation>, CallError> {
+) -> Result<WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation, HttpEwallet>, CallError> {
     Ok(WebhookDeps {
         repo: DynamoDbPaymentRepository(Table::new(Client::new(sdk), config.payments_table)),
         // Signed as the function's role: the internal API is IAM-authorized.
         orders: HttpOrderConfirmation::new(
             ServiceClient::new(sdk, retry)?,
             config.internal_api_url,
+        ),
+        // Refunds go to the same third party as payment requests, unsigned, with the key
+        // (a refund names no webhook URL).
+        refunds: HttpEwallet::new(
+            ServiceClient::unsigned(retry)?,
+            config.ewallet_api_url,
+            "",
+            config.ewallet_api_key,
         ),
         secret: config.secret,
         clock: SystemClock,

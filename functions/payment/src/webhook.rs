@@ -23,7 +23,7 @@ use shared::signature::{self, WebhookSecret};
 use shared::{Clock, CorrelationId, Currency, OrderId, SystemClock, ValidationError};
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
-use crate::gateway::{CALL_CAP, CALL_MARGIN, Confirmation, OrderConfirmation, within};
+use crate::gateway::{CALL_CAP, CALL_MARGIN, Confirmation, OrderConfirmation, Refunds, within};
 use crate::repository::{ConfirmationClaim, OutcomeRecord};
 use crate::{PaymentError, PaymentRepository};
 
@@ -33,9 +33,11 @@ const MAX_ATTEMPTS: usize = 3;
 
 /// What the webhook needs, built once per cold start.
 #[derive(Debug, Clone)]
-pub struct WebhookDeps<R, O, C = SystemClock> {
+pub struct WebhookDeps<R, O, F, C = SystemClock> {
     pub repo: R,
     pub orders: O,
+    /// Pays back a success that no order awaits.
+    pub refunds: F,
     pub secret: WebhookSecret,
     pub clock: C,
 }
@@ -98,8 +100,8 @@ pub fn authenticate(
 }
 
 /// Applies a verified outcome; see the module documentation.
-pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
-    deps: &WebhookDeps<R, O, C>,
+pub async fn apply<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Clock>(
+    deps: &WebhookDeps<R, O, F, C>,
     outcome: &Outcome,
     correlation_id: &CorrelationId,
     now: DateTime<Utc>,
@@ -186,14 +188,36 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
     })
 }
 
+/// Gives the confirm lease back for the next delivery.
+async fn release<R: PaymentRepository, O, F, C: Clock>(
+    deps: &WebhookDeps<R, O, F, C>,
+    payment: &Payment,
+    lease: DateTime<Utc>,
+) {
+    match deps
+        .repo
+        .release_confirmation(payment.id, lease, deps.clock.now())
+        .await
+    {
+        Ok(released) => {
+            tracing::warn!(payment_id = %payment.id, released, "confirm failed; lease released for the next delivery");
+        }
+        // The lease then simply expires and the next delivery takes it over.
+        Err(release_err) => {
+            tracing::error!(payment_id = %payment.id, error = %shared::telemetry::ErrorChain(&release_err), "could not release the confirm lease");
+        }
+    }
+}
+
 /// Called only by the holder of the lease that ends at `lease`.
-async fn confirm<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
-    deps: &WebhookDeps<R, O, C>,
+async fn confirm<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Clock>(
+    deps: &WebhookDeps<R, O, F, C>,
     payment: Payment,
     lease: DateTime<Utc>,
     correlation_id: &CorrelationId,
     budget: Duration,
 ) -> Result<PaymentResponse, PaymentError> {
+    let started = tokio::time::Instant::now();
     match within(
         budget,
         deps.orders.confirm_payment(&payment, correlation_id),
@@ -203,24 +227,38 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
         Ok(Confirmation::Confirmed) => {
             tracing::info!(payment_id = %payment.id, order_id = %payment.order_id, "order confirmed");
         }
+        Ok(Confirmation::NotAwaited)
+            if payment.status.is_success() && payment.refunded_at.is_none() =>
+        {
+            // Money taken for an order that does not wait for it (paid by another attempt,
+            // or given up on): pay it back, never keep it. Until the refund is done the
+            // delivery fails, so the e-wallet's next one retries it.
+            let left = budget.saturating_sub(started.elapsed());
+            match within(left, deps.refunds.refund(&payment, correlation_id)).await {
+                Ok(at) => {
+                    deps.repo.mark_refunded(payment.id, at).await?;
+                    shared::metrics::count(
+                        "payment",
+                        "PaymentsRefunded",
+                        &[
+                            ("paymentId", payment.id.to_string()),
+                            ("orderId", payment.order_id.to_string()),
+                        ],
+                    );
+                    tracing::warn!(payment_id = %payment.id, order_id = %payment.order_id, "a success no order waits for was refunded");
+                }
+                Err(err) => {
+                    release(deps, &payment, lease).await;
+                    return Err(PaymentError::Ewallet(err));
+                }
+            }
+        }
         Ok(Confirmation::NotAwaited) => {
             // The payment is recorded; retrying cannot change the order's mind.
             tracing::warn!(payment_id = %payment.id, order_id = %payment.order_id, "the order no longer waits for this payment; outcome recorded only");
         }
         Err(err) => {
-            match deps
-                .repo
-                .release_confirmation(payment.id, lease, deps.clock.now())
-                .await
-            {
-                Ok(released) => {
-                    tracing::warn!(payment_id = %payment.id, released, "confirm-payment failed; lease released for the next delivery");
-                }
-                // The lease then simply expires and the next delivery takes it over.
-                Err(release_err) => {
-                    tracing::error!(payment_id = %payment.id, error = %shared::telemetry::ErrorChain(&release_err), "could not release the confirm lease");
-                }
-            }
+            release(deps, &payment, lease).await;
             return Err(PaymentError::OrderService(err));
         }
     }
@@ -235,8 +273,8 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
 
 /// A deferred delivery (another one is confirming) is a 503 whose `Retry-After` comes
 /// with the error (see `PaymentError`'s `ApiError`).
-pub async fn handle<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
-    deps: &WebhookDeps<R, O, C>,
+pub async fn handle<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Clock>(
+    deps: &WebhookDeps<R, O, F, C>,
     request: Request,
     correlation_id: CorrelationId,
 ) -> HandlerResult<PaymentError> {
@@ -256,7 +294,7 @@ pub async fn handle<R: PaymentRepository, O: OrderConfirmation, C: Clock>(
 mod tests {
     use super::*;
     use crate::domain::{IdempotencyKey, NewPayment};
-    use crate::memory::{FakeOrderConfirmation, InMemoryPaymentRepository};
+    use crate::memory::{FakeOrderConfirmation, FakeRefunds, InMemoryPaymentRepository};
     use chrono::Duration;
     use shared::http::ApiError;
     use shared::testing::ApiRequest;
@@ -264,10 +302,11 @@ mod tests {
 
     const SECRET: &str = "unit-test-webhook-secret";
 
-    fn deps() -> WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation> {
+    fn deps() -> WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation, FakeRefunds> {
         WebhookDeps {
             repo: InMemoryPaymentRepository::default(),
             orders: FakeOrderConfirmation::default(),
+            refunds: FakeRefunds::default(),
             secret: WebhookSecret::new(SECRET).unwrap(),
             clock: SystemClock,
         }
@@ -275,7 +314,7 @@ mod tests {
 
     /// A Requested payment the e-wallet knows as `ewallet-<paymentId>`.
     async fn given_payment<C>(
-        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation, C>,
+        deps: &WebhookDeps<InMemoryPaymentRepository, FakeOrderConfirmation, FakeRefunds, C>,
         cents: i64,
     ) -> Payment {
         let new = NewPayment {
@@ -632,12 +671,14 @@ mod tests {
         let WebhookDeps {
             repo,
             orders,
+            refunds,
             secret,
             ..
         } = deps();
         let deps = WebhookDeps {
             repo,
             orders,
+            refunds,
             secret,
             clock: shared::clock::FixedClock::at(signed_at + Duration::minutes(6)),
         };
@@ -672,6 +713,7 @@ mod tests {
         let silent = WebhookDeps {
             repo: InMemoryPaymentRepository::default(),
             orders: SilentOrders,
+            refunds: FakeRefunds::default(),
             secret: WebhookSecret::new(SECRET).unwrap(),
             clock: SystemClock,
         };

@@ -217,3 +217,84 @@ async fn a_signed_replay_of_the_e_wallets_answer_changes_nothing() {
     );
     assert_eq!(order_status(&order).await, "PaymentSuccess");
 }
+
+#[tokio::test]
+async fn a_late_success_for_an_order_paid_by_another_attempt_is_refunded_and_counted() {
+    let order = given_order(10099).await;
+    let first: Value = checkout(&order).await.json().await.unwrap();
+    let (status, _) = settled_status(&order).await;
+    assert_eq!(status, "PaymentSuccess");
+
+    // A second payment of the same order, as a stray second attempt would make it.
+    let body = json!({ "userId": order.user_id, "orderId": order.id, "amount": 100.99,
+        "currency": "USD", "paymentMethod": "Ewallet" })
+    .to_string();
+    let key = format!("checkout-{}-2", order.id);
+    let response = common::signed_post(
+        &common::internal(&format!(
+            "/api/internal/v1/users/{}/payments",
+            order.user_id
+        )),
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", key.as_str()),
+        ],
+        body.as_bytes(),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 201);
+    let second: Value = response.json().await.unwrap();
+    let second_id = second["paymentId"].as_str().unwrap().to_owned();
+
+    // Its success arrives for an order that no longer waits: it is paid back.
+    let config = shared::testing::sdk_config().await;
+    let payments = aws_sdk_dynamodb::Client::new(&config);
+    let started = Instant::now();
+    let refunded = loop {
+        let item = payments
+            .get_item()
+            .table_name(local_env("PAYMENTS_TABLE"))
+            .key(
+                "paymentId",
+                aws_sdk_dynamodb::types::AttributeValue::S(second_id.clone()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        if item.item().is_some_and(|i| i.contains_key("refundedAt"))
+            || started.elapsed() > Duration::from_secs(40)
+        {
+            break item.item().is_some_and(|i| i.contains_key("refundedAt"));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(refunded, "the second payment was not refunded within 40 s");
+
+    // The order keeps its first payment.
+    let view: Value = common::signed_get(&common::internal(&format!(
+        "/api/internal/v1/users/{}/orders/{}",
+        order.user_id, order.id
+    )))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(view["status"], "PaymentSuccess");
+    assert_ne!(first["paymentId"].as_str(), Some(second_id.as_str()));
+
+    // And the refund is counted: an EMF line in the functions' log.
+    let log = std::fs::read_to_string(
+        shared::testing::workspace_root().join(".local/logs/functions.log"),
+    )
+    .unwrap_or_default();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"PaymentsRefunded\":1") && l.contains(&second_id)),
+        "no PaymentsRefunded metric for {second_id}"
+    );
+}

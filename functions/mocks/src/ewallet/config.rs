@@ -54,6 +54,22 @@ fn webhook_urls_from_env() -> Result<Vec<NotificationUri>, ConfigError> {
     Ok(urls)
 }
 
+/// ewallet-refund: `EWALLET_REQUESTS_TABLE` and the merchant's `EWALLET_API_KEY`.
+#[derive(Debug, Clone)]
+pub struct RefundConfig {
+    pub requests_table: String,
+    pub api_key: ApiKey,
+}
+
+impl RefundConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            requests_table: required("EWALLET_REQUESTS_TABLE")?,
+            api_key: ApiKey::from_env("EWALLET_API_KEY")?,
+        })
+    }
+}
+
 /// The delay range from the environment; a minimum above the maximum stops the cold start.
 pub fn delays_from_env() -> Result<DelayRange, ConfigError> {
     let min = config::parsed_or("EWALLET_MIN_DELAY_SECONDS", 3_u32)?;

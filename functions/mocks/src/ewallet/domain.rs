@@ -192,6 +192,8 @@ pub struct EwalletRequest {
     pub sent_at: Option<DateTime<Utc>>,
     /// The receiver's status when it refused the webhook for good.
     pub rejected_status: Option<u16>,
+    /// When the merchant had a successful payment paid back.
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 impl EwalletRequest {
@@ -216,6 +218,7 @@ impl EwalletRequest {
             outcome: None,
             sent_at: None,
             rejected_status: None,
+            refunded_at: None,
         }
     }
 

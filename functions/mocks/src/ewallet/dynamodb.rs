@@ -11,7 +11,9 @@ use shared::store::{self, Key, Read, Table};
 use shared::{Currency, Money, OrderId};
 
 use super::domain::{EwalletRequest, NotificationUri, PaymentRequestId, RequestStatus};
-use super::repository::{Claim, EwalletRequestRepository, Insert, RepositoryError, Settlement};
+use super::repository::{
+    Claim, EwalletRequestRepository, Insert, Refund, RepositoryError, Settlement,
+};
 
 const KEY: &str = "paymentRequestId";
 
@@ -45,6 +47,8 @@ struct RequestItem {
     /// TimeToLiveSpecification names this attribute).
     #[serde(default)]
     expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refunded_at: Option<DateTime<Utc>>,
 }
 
 /// How long the provider keeps a request: long after any webhook retry has ended.
@@ -69,6 +73,7 @@ impl From<&EwalletRequest> for RequestItem {
             sent_at: request.sent_at,
             rejected_status: request.rejected_status,
             expires_at: (request.created_at + KEEP_REQUESTS).timestamp(),
+            refunded_at: request.refunded_at,
         }
     }
 }
@@ -89,6 +94,7 @@ impl From<RequestItem> for EwalletRequest {
             outcome: item.outcome,
             sent_at: item.sent_at,
             rejected_status: item.rejected_status,
+            refunded_at: item.refunded_at,
         }
     }
 }
@@ -98,6 +104,38 @@ fn key(id: PaymentRequestId) -> Key {
 }
 
 impl EwalletRequestRepository for DynamoDbEwalletRequests {
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
+    async fn refund(
+        &self,
+        id: PaymentRequestId,
+        now: DateTime<Utc>,
+    ) -> Result<Refund, RepositoryError> {
+        let update = self
+            .0
+            .update(&key(id))
+            .expression_attribute_names("#status", "status")
+            // While Sending, the webhook being delivered is the one that reports the
+            // capture: a merchant may refund from inside that delivery.
+            .condition_expression("(#status = :sent AND outcome = :success) OR #status = :sending")
+            .update_expression(
+                "SET refundedAt = if_not_exists(refundedAt, :now), updatedAtUtc = :now",
+            )
+            .expression_attribute_values(":sent", store::value(&RequestStatus::Sent)?)
+            .expression_attribute_values(":success", store::value(&EwalletStatusCode::Success)?)
+            .expression_attribute_values(":sending", store::value(&RequestStatus::Sending)?)
+            .expression_attribute_values(":now", store::value(&now)?);
+        if store::update_if(update).await? {
+            // Read back: a repeated refund answers the first one's time.
+            if let Some(at) = self.get(id).await?.and_then(|r| r.refunded_at) {
+                return Ok(Refund::Refunded(at));
+            }
+        }
+        Ok(match self.get(id).await? {
+            None => Refund::NotFound,
+            Some(request) => Refund::NotRefundable(Box::new(request)),
+        })
+    }
+
     #[tracing::instrument(skip(self, request), fields(table = %self.0.name(), payment_request_id = %request.id))]
     async fn insert_if_absent(&self, request: &EwalletRequest) -> Result<Insert, RepositoryError> {
         if self

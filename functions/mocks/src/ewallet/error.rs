@@ -12,6 +12,10 @@ pub enum EwalletError {
     Invalid(#[from] ValidationError),
     #[error("missing or wrong API key")]
     Unauthorized,
+    #[error("no such payment request")]
+    NotFound,
+    #[error("only a payment sent as a success can be refunded")]
+    NotRefundable,
     #[error("the Idempotency-Key was used for a different payment request")]
     IdempotencyConflict,
     #[error("e-wallet request store unavailable")]
@@ -24,6 +28,10 @@ impl ApiError for EwalletError {
     fn problem(&self) -> Problem {
         match self {
             Self::Invalid(err) => Problem::invalid_field(err),
+            Self::NotFound => Problem::not_found("No such payment request."),
+            Self::NotRefundable => Problem::conflict(
+                "Only a payment request whose webhook reported SUCCESS can be refunded.",
+            ),
             Self::Unauthorized => {
                 Problem::unauthorized("Send the merchant's API key in the X-Api-Key header.")
             }

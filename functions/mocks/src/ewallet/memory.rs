@@ -5,9 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use shared::client::CallError;
+use shared::contracts::EwalletStatusCode;
 
 use super::domain::{EwalletRequest, PaymentRequestId, RequestStatus};
-use super::repository::{Claim, EwalletRequestRepository, Insert, RepositoryError, Settlement};
+use super::repository::{
+    Claim, EwalletRequestRepository, Insert, Refund, RepositoryError, Settlement,
+};
 use super::scheduler::{Scheduled, SchedulerError, WebhookSchedule, WebhookScheduler};
 use super::sender::{SignedWebhook, WebhookSender};
 
@@ -97,6 +100,24 @@ impl EwalletRequestRepository for InMemoryEwalletRequests {
             slot.claim = Some(claim.clone());
         }
         Ok(claimable)
+    }
+
+    async fn refund(
+        &self,
+        id: PaymentRequestId,
+        now: DateTime<Utc>,
+    ) -> Result<Refund, RepositoryError> {
+        let mut slots = lock(&self.slots);
+        let Some(slot) = slots.get_mut(&id) else {
+            return Ok(Refund::NotFound);
+        };
+        let request = &mut slot.request;
+        let sent_as_success = request.status == RequestStatus::Sent
+            && request.outcome == Some(EwalletStatusCode::Success);
+        if !sent_as_success && request.status != RequestStatus::Sending {
+            return Ok(Refund::NotRefundable(Box::new(request.clone())));
+        }
+        Ok(Refund::Refunded(*request.refunded_at.get_or_insert(now)))
     }
 
     async fn settle(

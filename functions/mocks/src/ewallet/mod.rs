@@ -11,12 +11,13 @@ pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod payment_request;
+pub mod refund;
 pub mod repository;
 pub mod scheduler;
 pub mod sender;
 pub mod startup;
 
-pub use config::{DispatcherConfig, PaymentRequestConfig};
+pub use config::{DispatcherConfig, PaymentRequestConfig, RefundConfig};
 pub use dispatcher::{DispatchError, Dispatched, Dispatcher};
 pub use domain::{
     DelayRange, EwalletRequest, NewPaymentRequest, OutcomeRule, PaymentRequestId, RequestStatus,
@@ -24,6 +25,7 @@ pub use domain::{
 pub use dynamodb::DynamoDbEwalletRequests;
 pub use error::EwalletError;
 pub use payment_request::PaymentRequestService;
+pub use refund::RefundService;
 pub use repository::{EwalletRequestRepository, RepositoryError};
 pub use scheduler::{EventBridgeWebhookScheduler, WebhookSchedule, WebhookScheduler};
 pub use sender::{HttpWebhookSender, WebhookSender};

@@ -48,14 +48,7 @@ where
     S: WebhookScheduler,
     C: Clock,
 {
-    let presented = request
-        .headers()
-        .get(api_key::HEADER)
-        .map(|value| value.as_bytes())
-        .unwrap_or_default();
-    if !service.api_key.matches(presented) {
-        return Err(EwalletError::Unauthorized);
-    }
+    authorize(&service.api_key, &request)?;
     let body: EwalletPaymentRequest = json_body(&request)?;
     let terms = NewPaymentRequest::parse(body)?;
     if !service.webhook_urls.contains(&terms.notification_uri) {
@@ -82,6 +75,20 @@ where
             payment_request_id: id.to_string(),
         },
     ))
+}
+
+/// Only the merchant, with its key, may call the provider.
+pub fn authorize(key: &ApiKey, request: &Request) -> Result<(), EwalletError> {
+    let presented = request
+        .headers()
+        .get(api_key::HEADER)
+        .map(|value| value.as_bytes())
+        .unwrap_or_default();
+    if key.matches(presented) {
+        Ok(())
+    } else {
+        Err(EwalletError::Unauthorized)
+    }
 }
 
 impl<R, S, C> PaymentRequestService<R, S, C>

@@ -40,7 +40,26 @@ pub enum Settlement {
     Released { at: DateTime<Utc> },
 }
 
+/// What a refund found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refund {
+    /// Paid back at this time (now, or by an earlier call: a refund happens once).
+    Refunded(DateTime<Utc>),
+    /// Only a payment that was sent as a success can be paid back.
+    NotRefundable(Box<EwalletRequest>),
+    NotFound,
+}
+
 pub trait EwalletRequestRepository: Send + Sync {
+    /// Pays back a request that was sent as a success (or whose webhook is being delivered
+    /// right now: the merchant may refund from inside that delivery), once: a repeated call
+    /// answers the first refund's time.
+    fn refund(
+        &self,
+        id: PaymentRequestId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Refund, RepositoryError>> + Send;
+
     /// Stores `request` unless one with its id exists; then returns that one.
     fn insert_if_absent(
         &self,

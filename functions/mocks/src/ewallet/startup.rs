@@ -9,9 +9,10 @@ use shared::store::Table;
 use super::dispatcher::{Dispatcher, LEASE};
 use super::dynamodb::DynamoDbEwalletRequests;
 use super::payment_request::PaymentRequestService;
+use super::refund::RefundService;
 use super::scheduler::EventBridgeWebhookScheduler;
 use super::sender::HttpWebhookSender;
-use super::{DispatcherConfig, PaymentRequestConfig};
+use super::{DispatcherConfig, PaymentRequestConfig, RefundConfig};
 
 pub fn payment_request_service(
     sdk: &SdkConfig,
@@ -32,6 +33,20 @@ pub fn payment_request_service(
         delays: config.delays,
         api_key: config.api_key,
         webhook_urls: config.webhook_urls,
+    }
+}
+
+pub fn refund_service(
+    sdk: &SdkConfig,
+    config: RefundConfig,
+) -> RefundService<DynamoDbEwalletRequests> {
+    RefundService {
+        repo: DynamoDbEwalletRequests(Table::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.requests_table,
+        )),
+        clock: SystemClock,
+        api_key: config.api_key,
     }
 }
 

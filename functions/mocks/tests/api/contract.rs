@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mocks::ewallet::domain::{NotificationUri, PaymentRequestId};
-use mocks::ewallet::repository::{Claim, Insert, Settlement};
+use mocks::ewallet::repository::{Claim, Insert, Refund, Settlement};
 use mocks::ewallet::{EwalletRequest, EwalletRequestRepository, NewPaymentRequest, RequestStatus};
 use shared::contracts::EwalletStatusCode;
 use shared::{Currency, Money, OrderId};
@@ -18,6 +18,7 @@ shared::contract_tests! {
         of_two_claims_one_wins_until_its_lease_ends,
         only_the_claim_holder_settles_and_a_settled_request_stays_settled,
         a_released_request_can_be_claimed_again,
+        only_a_request_sent_as_a_success_is_refunded_and_only_once,
     ]
 }
 
@@ -175,4 +176,64 @@ async fn a_released_request_can_be_claimed_again(repo: &impl EwalletRequestRepos
             .await
             .unwrap()
     );
+}
+
+async fn only_a_request_sent_as_a_success_is_refunded_and_only_once(
+    repo: &impl EwalletRequestRepository,
+) {
+    let now = Utc::now();
+    assert_eq!(
+        repo.refund(PaymentRequestId::new_random(), now)
+            .await
+            .unwrap(),
+        Refund::NotFound
+    );
+    let pending = given(repo).await;
+    assert!(matches!(
+        repo.refund(pending.id, now).await.unwrap(),
+        Refund::NotRefundable(_)
+    ));
+    // Refunded from inside its own webhook's delivery.
+    let sending = given(repo).await;
+    let held = claim(now + Duration::seconds(30));
+    assert!(repo.claim(sending.id, now, &held).await.unwrap());
+    assert!(matches!(
+        repo.refund(sending.id, now).await.unwrap(),
+        Refund::Refunded(_)
+    ));
+
+    for outcome in [EwalletStatusCode::Success, EwalletStatusCode::Failed] {
+        let request = given(repo).await;
+        let held = claim(now + Duration::seconds(30));
+        assert!(repo.claim(request.id, now, &held).await.unwrap());
+        let sent = Settlement::Sent {
+            outcome,
+            transaction_id: "tx".into(),
+            at: now,
+        };
+        assert!(repo.settle(request.id, &held.token, &sent).await.unwrap());
+        let first = repo.refund(request.id, now).await.unwrap();
+        let later = repo
+            .refund(request.id, now + Duration::seconds(5))
+            .await
+            .unwrap();
+        if outcome == EwalletStatusCode::Success {
+            // Stored at the store's precision: compare what was read back.
+            let stored = repo
+                .get(request.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .refunded_at
+                .unwrap();
+            assert_eq!(first, Refund::Refunded(stored));
+            assert_eq!(later, Refund::Refunded(stored), "refunded once");
+        } else {
+            assert!(matches!(first, Refund::NotRefundable(_)), "{outcome:?}");
+            assert_eq!(
+                repo.get(request.id).await.unwrap().unwrap().refunded_at,
+                None
+            );
+        }
+    }
 }

@@ -37,7 +37,11 @@ fn dispatch_result(file: &str) -> Value {
 fn every_function_of_the_template_has_samples_sent_through_its_handler() {
     shared::testing::assert_every_template_function_has_samples(
         env!("CARGO_MANIFEST_DIR"),
-        &["ewallet-payment-request", "ewallet-webhook-dispatcher"],
+        &[
+            "ewallet-payment-request",
+            "ewallet-webhook-dispatcher",
+            "ewallet-refund",
+        ],
     );
 }
 
@@ -70,6 +74,33 @@ async fn every_payment_request_sample_gets_its_expected_status() {
                 .to_owned();
             app.delete_schedule(&id).await;
         }
+    }
+}
+
+const REFUND_STATUS: &[(&str, u16)] = &[
+    ("ewallet-refund/unknown-request.json", 404),
+    ("ewallet-refund/missing-api-key.json", 401),
+];
+
+#[tokio::test]
+async fn every_refund_sample_gets_its_expected_status() {
+    let app = spawn_app().await;
+    let service = mocks::ewallet::RefundService {
+        repo: app.repo.clone(),
+        clock: shared::SystemClock,
+        api_key: shared::api_key::ApiKey::new(shared::testing::local_env("EWALLET_API_KEY"))
+            .unwrap(),
+    };
+    for file in files_of("ewallet-refund") {
+        let expected = shared::testing::expected_status(REFUND_STATUS, &file);
+        let request = from_event_json(&read(&file));
+        let cid = shared::CorrelationId::from_headers(request.headers());
+        let response = shared::http::respond(
+            mocks::ewallet::refund::handle(&service, request, cid.clone()).await,
+            &cid,
+            "/sample",
+        );
+        assert_eq!(response.status().as_u16(), expected, "{file}");
     }
 }
 

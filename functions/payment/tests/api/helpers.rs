@@ -54,6 +54,9 @@ pub struct Fakes {
     confirm_conflict: AtomicBool,
     /// While set, confirm-payment answers only once the gate is notified.
     confirm_gate: Mutex<Option<Arc<Notify>>>,
+    /// The e-wallet's payment request ids that were paid back, one entry per refund call.
+    refund_calls: Mutex<Vec<String>>,
+    refunds_down: AtomicBool,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -171,10 +174,41 @@ impl Fakes {
     }
 }
 
+async fn refund(
+    State(fakes): State<Arc<Fakes>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> AxumResponse {
+    if header(&headers, "x-api-key") != Some(local_env("EWALLET_API_KEY")) {
+        return (StatusCode::UNAUTHORIZED, "no or wrong X-Api-Key").into_response();
+    }
+    if fakes.refunds_down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    fakes.refund_calls.lock().unwrap().push(id.clone());
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        json!({ "paymentRequestId": id, "refundedAt": "2026-11-25T12:00:00Z" }).to_string(),
+    )
+        .into_response()
+}
+
+impl Fakes {
+    pub fn refund_calls(&self) -> Vec<String> {
+        self.refund_calls.lock().unwrap().clone()
+    }
+
+    pub fn set_refunds_down(&self, down: bool) {
+        self.refunds_down.store(down, Ordering::SeqCst);
+    }
+}
+
 async fn spawn_fakes() -> (Arc<Fakes>, SocketAddr) {
     let fakes = Arc::new(Fakes::default());
     let router = Router::new()
         .route("/api/payment/payment-requests", post(ewallet))
+        .route("/api/payment/payment-requests/{id}/refunds", post(refund))
         .route(
             "/api/internal/v1/users/{user}/orders/{order}/confirm-payment",
             post(confirm_payment),
@@ -190,7 +224,7 @@ pub struct TestApp {
     pub repo: DynamoDbPaymentRepository,
     pub fakes: Arc<Fakes>,
     pub request_deps: RequestDeps<DynamoDbPaymentRepository, HttpEwallet>,
-    pub webhook_deps: WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation>,
+    pub webhook_deps: WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation, HttpEwallet>,
     pub secret: String,
     /// A user no other test uses.
     pub user: UserId,
@@ -229,7 +263,9 @@ pub async fn spawn_app() -> TestApp {
         WebhookConfig {
             payments_table: table.clone(),
             secret: WebhookSecret::new(secret.clone()).unwrap(),
-            internal_api_url: base,
+            internal_api_url: base.clone(),
+            ewallet_api_url: base,
+            ewallet_api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
         },
         fast_retries(),
     )

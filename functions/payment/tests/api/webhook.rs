@@ -347,8 +347,9 @@ async fn when_confirm_payment_fails_the_webhook_is_503_and_a_redelivery_confirms
 }
 
 #[tokio::test]
-async fn when_the_order_no_longer_waits_for_the_payment_the_outcome_is_recorded_and_200() {
+async fn a_success_the_order_no_longer_waits_for_is_refunded_once_and_recorded() {
     let app = spawn_app().await;
+    // The order was paid by another attempt (or given up on): confirm-payment says 409.
     app.fakes.set_confirm_conflict(true);
     let payment = app.given_requested_payment("100.99").await;
     let body = app.webhook_body(&payment, "SUCCESS", "100.99");
@@ -356,13 +357,58 @@ async fn when_the_order_no_longer_waits_for_the_payment_the_outcome_is_recorded_
     let response = app.webhook(app.signed_webhook(&body)).await;
 
     assert_eq!(response.status(), 200, "{:?}", response.body());
+    let external = payment.external_id.as_ref().unwrap().as_str().to_owned();
+    assert_eq!(app.fakes.refund_calls(), std::slice::from_ref(&external));
     let stored = app.stored(payment.id).await.unwrap();
     assert_eq!(stored.status, PaymentStatus::Success);
+    assert!(stored.refunded_at.is_some(), "recorded as refunded");
     assert!(stored.order_confirmed, "nothing is left to retry");
 
     let again = app.webhook(app.signed_webhook(&body)).await;
     assert_eq!(again.status(), 200);
     assert_eq!(app.fakes.confirm_attempts(), 1);
+    assert_eq!(app.fakes.refund_calls(), [external], "refunded once");
+}
+
+#[tokio::test]
+async fn when_the_refund_fails_the_delivery_fails_and_the_next_one_refunds() {
+    let app = spawn_app().await;
+    app.fakes.set_confirm_conflict(true);
+    app.fakes.set_refunds_down(true);
+    let payment = app.given_requested_payment("100.99").await;
+    let body = app.webhook_body(&payment, "SUCCESS", "100.99");
+
+    let response = app.webhook(app.signed_webhook(&body)).await;
+
+    assert_problem(&response, 503);
+    let stored = app.stored(payment.id).await.unwrap();
+    assert_eq!(stored.refunded_at, None);
+    assert!(
+        !stored.order_confirmed,
+        "the e-wallet's next delivery must retry"
+    );
+
+    app.fakes.set_refunds_down(false);
+    let again = app.webhook(app.signed_webhook(&body)).await;
+    assert_eq!(again.status(), 200, "{:?}", again.body());
+    assert_eq!(app.fakes.refund_calls().len(), 1);
+    assert!(app.stored(payment.id).await.unwrap().refunded_at.is_some());
+}
+
+#[tokio::test]
+async fn a_failure_the_order_no_longer_waits_for_is_only_recorded() {
+    let app = spawn_app().await;
+    app.fakes.set_confirm_conflict(true);
+    let payment = app.given_requested_payment("50.11").await;
+    let body = app.webhook_body(&payment, "FAILED", "50.11");
+
+    let response = app.webhook(app.signed_webhook(&body)).await;
+
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    assert!(app.fakes.refund_calls().is_empty(), "no money was taken");
+    let stored = app.stored(payment.id).await.unwrap();
+    assert_eq!(stored.status, PaymentStatus::Failed);
+    assert!(stored.order_confirmed);
 }
 
 #[tokio::test]

@@ -29,6 +29,20 @@ pub fn internal(path: &str) -> String {
 
 /// A GET signed for API Gateway's IAM authorization with the emulator's credentials.
 pub fn signed_get(url: &str) -> reqwest::RequestBuilder {
+    signed("GET", url, &[], b"")
+}
+
+/// A JSON POST signed like `signed_get`; `headers` are signed too.
+pub fn signed_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> reqwest::RequestBuilder {
+    signed("POST", url, headers, body)
+}
+
+fn signed(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> reqwest::RequestBuilder {
     let credentials = Credentials::new(
         std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
         std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
@@ -47,10 +61,21 @@ pub fn signed_get(url: &str) -> reqwest::RequestBuilder {
         .build()
         .expect("signing parameters")
         .into();
-    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
-        .expect("a signable request");
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .expect("a signable request");
     let (instructions, _) = sign(signable, &params).expect("signing").into_parts();
-    let mut request = shared::testing::http().get(url);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = shared::testing::http()
+        .request(method, url)
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     for (name, value) in instructions.headers() {
         request = request.header(name, value);
     }
