@@ -98,7 +98,10 @@ up() {
     --lambda-proxy "http://127.0.0.1:$gate_port" \
     --param "WebhookSecret=${WEBHOOK_SECRET:-local-webhook-secret-not-for-production}" \
     --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
-    --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}"
+    --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}" \
+    --param "QueueVisibilityTimeoutSeconds=${QUEUE_VISIBILITY_TIMEOUT_SECONDS:-60}" \
+    --param "ProductionFailureRate=${PRODUCTION_FAILURE_RATE:-0}" \
+    --param "InvoiceFailureRate=${INVOICE_FAILURE_RATE:-0}"
   say "building the functions"
   cargo build --workspace --bins --quiet
 

@@ -16,6 +16,8 @@ pub enum OrderError {
     NotPayable(OrderStatus),
     #[error("order is {} and not waiting for this payment", .0.as_str())]
     NotWaitingForPayment(OrderStatus),
+    #[error("order process or job not found")]
+    ProcessNotFound,
     #[error("payment service unavailable")]
     PaymentUnavailable(#[source] CallError),
     #[error("order store unavailable")]
@@ -28,6 +30,9 @@ impl ApiError for OrderError {
             Self::Invalid(err) => Problem::invalid_field(err),
             // Another user's order is reported exactly like a missing one.
             Self::NotFound => Problem::not_found("No such order for this user."),
+            Self::ProcessNotFound => {
+                Problem::not_found("No such order process, or it has no such job.")
+            }
             Self::NotPayable(status) => Problem::conflict(format!(
                 "The order is {} and can be checked out only when Created or PaymentFailed.",
                 status.as_str()

@@ -108,6 +108,7 @@ async fn every_state_changing_sample_event_gets_its_expected_status() {
         let repo = InMemoryOrderRepository::with(orders);
         let deps = OrderDeps {
             repo,
+            processes: order::processes::memory::InMemoryProcessRepository::default(),
             clock: SystemClock,
         };
         let result = order::confirm::handle(&deps, load(&file), correlation_id.clone()).await;
