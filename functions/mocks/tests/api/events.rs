@@ -36,7 +36,12 @@ fn dispatch_result(file: &str) -> Value {
 fn every_function_of_the_template_has_samples_sent_through_its_handler() {
     shared::testing::assert_every_template_function_has_samples(
         env!("CARGO_MANIFEST_DIR"),
-        &["ewallet-payment-request", "ewallet-webhook-dispatcher"],
+        &[
+            "ewallet-payment-request",
+            "ewallet-webhook-dispatcher",
+            "production-mock",
+            "invoice-mock",
+        ],
     );
 }
 
@@ -101,4 +106,44 @@ async fn every_dispatcher_sample_gets_its_expected_result() {
         );
     }
     assert_eq!(receiver.posts(), 1);
+}
+
+/// The status each production- and invoice-mock sample must produce.
+const RECORD_STATUS: &[(&str, u16)] = &[
+    ("production-mock/production-request.json", 200),
+    ("production-mock/missing-idempotency-key.json", 400),
+    ("production-mock/malformed-body.json", 400),
+    ("invoice-mock/invoice-request.json", 200),
+    ("invoice-mock/missing-idempotency-key.json", 400),
+    ("invoice-mock/malformed-body.json", 400),
+];
+
+async fn record_samples<T>(function: &str)
+where
+    T: serde::de::DeserializeOwned + Clone + Send + Sync,
+{
+    use mocks::records::{self, FailureRate, RecordService, memory::InMemoryRecords};
+    for file in files_of(function) {
+        let service = RecordService {
+            repo: InMemoryRecords::<T>::default(),
+            clock: shared::SystemClock,
+            failure_rate: FailureRate::default(),
+        };
+        let cid = shared::CorrelationId::generate();
+        let result =
+            records::handle::<T, _, _>(&service, from_event_json(&read(&file)), cid.clone()).await;
+        let response = shared::http::respond(result, &cid, "/events");
+        assert_eq!(
+            response.status().as_u16(),
+            shared::testing::expected_status(RECORD_STATUS, &file),
+            "{file}: {:?}",
+            response.body()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_production_and_invoice_sample_gets_its_expected_status() {
+    record_samples::<shared::fulfilment::ProductionRequest>("production-mock").await;
+    record_samples::<shared::fulfilment::InvoiceRequest>("invoice-mock").await;
 }

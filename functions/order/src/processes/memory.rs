@@ -93,3 +93,29 @@ impl ProcessRepository for InMemoryProcessRepository {
         }
     }
 }
+
+/// A payment-results topic that records what it is given.
+#[derive(Debug, Default)]
+pub struct RecordingPaymentResults {
+    published: Mutex<Vec<shared::fulfilment::PaymentResult>>,
+}
+
+impl RecordingPaymentResults {
+    pub fn published(&self) -> Vec<shared::fulfilment::PaymentResult> {
+        self.published.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::publisher::PaymentResults for RecordingPaymentResults {
+    async fn publish(
+        &self,
+        result: &shared::fulfilment::PaymentResult,
+    ) -> Result<(), crate::publisher::PublishError> {
+        let mut published = self
+            .published
+            .lock()
+            .map_err(|_| crate::publisher::PublishError::Publish(Box::new(Poisoned)))?;
+        published.push(result.clone());
+        Ok(())
+    }
+}
