@@ -101,7 +101,8 @@ up() {
     --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}" \
     --param "QueueVisibilityTimeoutSeconds=${QUEUE_VISIBILITY_TIMEOUT_SECONDS:-60}" \
     --param "ProductionFailureRate=${PRODUCTION_FAILURE_RATE:-0}" \
-    --param "InvoiceFailureRate=${INVOICE_FAILURE_RATE:-0}"
+    --param "InvoiceFailureRate=${INVOICE_FAILURE_RATE:-0}" \
+    --param "FaultInjection=${FAULT_INJECTION:-disabled}"
   say "building the functions"
   cargo build --workspace --bins --quiet
 

@@ -15,7 +15,9 @@ else
   trap 'bash localstack/stack.sh down' EXIT
   # The e-wallet answers at once in tests (3-10 s in `make run`).
   # A failed fulfilment message comes back after 10 s (60 s in `make run`).
+  # Orders tagged [fail-once:<step>] / [fail-always:<step>] fail that step (shared::fault).
   EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 QUEUE_VISIBILITY_TIMEOUT_SECONDS=10 \
+    FAULT_INJECTION=enabled \
     bash localstack/stack.sh up
 fi
 

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod contracts;
 pub mod correlation;
+pub mod fault;
 pub mod fulfilment;
 pub mod http;
 pub mod ids;

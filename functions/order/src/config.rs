@@ -18,16 +18,18 @@ impl OrderConfig {
     }
 }
 
-/// payment-results-publisher: `PAYMENT_RESULTS_TOPIC_ARN`.
-#[derive(Debug, Clone)]
+/// payment-results-publisher: `PAYMENT_RESULTS_TOPIC_ARN`, `FAULT_INJECTION`.
+#[derive(Debug)]
 pub struct PublisherConfig {
     pub topic_arn: String,
+    pub faults: shared::fault::Faults,
 }
 
 impl PublisherConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             topic_arn: required("PAYMENT_RESULTS_TOPIC_ARN")?,
+            faults: shared::fault::Faults::from_env()?,
         })
     }
 }

@@ -106,6 +106,30 @@ impl PaymentResults for SnsPaymentResults {
     }
 }
 
+/// A topic that fails on purpose for tagged orders (tests; see `shared::fault`), in front
+/// of the real one.
+#[derive(Debug)]
+pub struct WithFaults<P> {
+    pub inner: P,
+    pub faults: shared::fault::Faults,
+}
+
+impl<P: PaymentResults> PaymentResults for WithFaults<P> {
+    async fn publish(&self, result: &PaymentResult) -> Result<(), PublishError> {
+        if self.faults.fails(
+            "publish",
+            &result.order.name,
+            &result.process_id.to_string(),
+        ) {
+            tracing::warn!("publish failing on purpose");
+            return Err(PublishError::Publish(
+                "publish failed on purpose (fault injection)".into(),
+            ));
+        }
+        self.inner.publish(result).await
+    }
+}
+
 /// Publishes the event of every inserted process in the batch, in order. Other changes
 /// (a job's status) are not events.
 pub async fn handle<P: PaymentResults>(publisher: &P, event: Event) -> Result<usize, PublishError> {

@@ -8,7 +8,8 @@ use shared::client::{CallError, RetrySettings, ServiceClient};
 
 use crate::{
     CheckoutConfig, CheckoutDeps, DynamoDbOrderRepository, DynamoDbProcessRepository, HttpPayments,
-    OrderConfig, OrderDeps, PublisherConfig, publisher::SnsPaymentResults,
+    OrderConfig, OrderDeps, PublisherConfig,
+    publisher::{SnsPaymentResults, WithFaults},
 };
 
 pub fn order_deps(
@@ -23,8 +24,11 @@ pub fn order_deps(
     }
 }
 
-pub fn publisher(sdk: &SdkConfig, config: PublisherConfig) -> SnsPaymentResults {
-    SnsPaymentResults::new(aws_sdk_sns::Client::new(sdk), config.topic_arn)
+pub fn publisher(sdk: &SdkConfig, config: PublisherConfig) -> WithFaults<SnsPaymentResults> {
+    WithFaults {
+        inner: SnsPaymentResults::new(aws_sdk_sns::Client::new(sdk), config.topic_arn),
+        faults: config.faults,
+    }
 }
 
 pub fn checkout_deps(

@@ -1,6 +1,7 @@
 //! Settings from the environment, read once per cold start (SAM sets them per function).
 
 use shared::config::{self, ConfigError, required};
+use shared::fault::Faults;
 
 /// How often a mock fails on purpose: 0 (never, the default) to 1 (always).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,10 +43,12 @@ impl std::str::FromStr for FailureRate {
 
 /// production-mock: `PRODUCTIONS_TABLE`, `PRODUCTION_FAILURE_RATE`; invoice-mock:
 /// `INVOICES_TABLE`, `INVOICE_FAILURE_RATE` (0 when unset).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RecordsConfig {
     pub table: String,
     pub failure_rate: FailureRate,
+    /// `FAULT_INJECTION` (see `shared::fault`).
+    pub faults: Faults,
 }
 
 impl RecordsConfig {
@@ -53,6 +56,7 @@ impl RecordsConfig {
         Ok(Self {
             table: required("PRODUCTIONS_TABLE")?,
             failure_rate: config::parsed_or("PRODUCTION_FAILURE_RATE", FailureRate::default())?,
+            faults: Faults::from_env()?,
         })
     }
 
@@ -60,6 +64,7 @@ impl RecordsConfig {
         Ok(Self {
             table: required("INVOICES_TABLE")?,
             failure_rate: config::parsed_or("INVOICE_FAILURE_RATE", FailureRate::default())?,
+            faults: Faults::from_env()?,
         })
     }
 }

@@ -17,6 +17,7 @@ use lambda_http::Request;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::client::IDEMPOTENCY_KEY;
+use shared::fault::Faults;
 use shared::fulfilment::RecordReceipt;
 use shared::http::{ApiError, HandlerResult, json, json_body};
 use shared::store::StoreError;
@@ -49,11 +50,33 @@ pub trait RecordRepository<T>: Send + Sync {
 }
 
 /// A mock's dependencies, built once per cold start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RecordService<R, C = SystemClock> {
     pub repo: R,
     pub clock: C,
     pub failure_rate: FailureRate,
+    /// Tagged orders fail on purpose (tests; see `shared::fault`).
+    pub faults: Faults,
+}
+
+/// A request a mock receives: the step it is for fault injection, and its order's name.
+pub trait MockRequest {
+    const STEP: &'static str;
+    fn order_name(&self) -> &str;
+}
+
+impl MockRequest for shared::fulfilment::ProductionRequest {
+    const STEP: &'static str = "production";
+    fn order_name(&self) -> &str {
+        &self.order_name
+    }
+}
+
+impl MockRequest for shared::fulfilment::InvoiceRequest {
+    const STEP: &'static str = "invoice";
+    fn order_name(&self) -> &str {
+        &self.order_name
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,11 +122,11 @@ pub async fn receive<T, R, C>(
     correlation_id: &CorrelationId,
 ) -> Result<Received<T>, RecordError>
 where
-    T: Clone + Send + Sync,
+    T: MockRequest + Clone + Send + Sync,
     R: RecordRepository<T>,
     C: Clock,
 {
-    if service.failure_rate.fails_now() {
+    if service.failure_rate.fails_now() || service.faults.fails(T::STEP, body.order_name(), &key) {
         tracing::warn!(idempotency_key = %key, "failing on purpose");
         return Err(RecordError::InjectedFailure);
     }
@@ -135,7 +158,7 @@ pub async fn handle<T, R, C>(
     correlation_id: CorrelationId,
 ) -> HandlerResult<RecordError>
 where
-    T: DeserializeOwned + Clone + Send + Sync,
+    T: MockRequest + DeserializeOwned + Clone + Send + Sync,
     R: RecordRepository<T>,
     C: Clock,
 {
@@ -162,6 +185,7 @@ mod tests {
             repo: InMemoryRecords::default(),
             clock: SystemClock,
             failure_rate: FailureRate::new(rate).unwrap(),
+            faults: Faults::default(),
         }
     }
 

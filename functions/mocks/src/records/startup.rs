@@ -15,5 +15,6 @@ pub fn record_service<T>(
         repo: DynamoDbRecords::new(aws_sdk_dynamodb::Client::new(sdk), config.table),
         clock: SystemClock,
         failure_rate: config.failure_rate,
+        faults: config.faults,
     }
 }

@@ -118,16 +118,18 @@ const RECORD_STATUS: &[(&str, u16)] = &[
     ("invoice-mock/malformed-body.json", 400),
 ];
 
+use mocks::records::{self, FailureRate, RecordService, memory::InMemoryRecords};
+
 async fn record_samples<T>(function: &str)
 where
-    T: serde::de::DeserializeOwned + Clone + Send + Sync,
+    T: records::MockRequest + serde::de::DeserializeOwned + Clone + Send + Sync,
 {
-    use mocks::records::{self, FailureRate, RecordService, memory::InMemoryRecords};
     for file in files_of(function) {
         let service = RecordService {
             repo: InMemoryRecords::<T>::default(),
             clock: shared::SystemClock,
             failure_rate: FailureRate::default(),
+            faults: shared::fault::Faults::default(),
         };
         let cid = shared::CorrelationId::generate();
         let result =
