@@ -43,6 +43,20 @@ fn context<'a>(correlation_id: &'a CorrelationId, key: &'a str) -> CallContext<'
     }
 }
 
+/// POSTs a request to a record mock (production or invoice) under the job's id.
+async fn post_record<B: serde::Serialize>(
+    client: &ServiceClient,
+    url: &str,
+    body: &B,
+    job: JobId,
+    correlation_id: &CorrelationId,
+) -> Result<RecordReceipt, CallError> {
+    let key = job.to_string();
+    client
+        .post_json(url, body, context(correlation_id, &key))
+        .await
+}
+
 fn base(url: String) -> String {
     url.trim_end_matches('/').to_owned()
 }
@@ -82,11 +96,7 @@ impl Job for HttpProduction {
             order_details: result.order.order_details.clone(),
         };
         let url = format!("{}/api/internal/v1/productions", self.internal_api_url);
-        let key = job.to_string();
-        let receipt: RecordReceipt = self
-            .client
-            .post_json(&url, &request, context(correlation_id, &key))
-            .await?;
+        let receipt = post_record(&self.client, &url, &request, job, correlation_id).await?;
         tracing::info!(production_id = %receipt.record_id, "production ordered");
         Ok(())
     }
@@ -129,11 +139,7 @@ impl Job for HttpInvoice {
             currency: result.order.currency,
         };
         let url = format!("{}/api/internal/v1/invoices", self.internal_api_url);
-        let key = job.to_string();
-        let receipt: RecordReceipt = self
-            .client
-            .post_json(&url, &request, context(correlation_id, &key))
-            .await?;
+        let receipt = post_record(&self.client, &url, &request, job, correlation_id).await?;
         tracing::info!(invoice_id = %receipt.record_id, "invoice issued");
         Ok(())
     }

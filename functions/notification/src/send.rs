@@ -6,9 +6,8 @@
 
 use http::StatusCode;
 use lambda_http::Request;
-use shared::client::IDEMPOTENCY_KEY;
 use shared::fulfilment::{SendEmailRequest, SendEmailResponse};
-use shared::http::{ApiError, HandlerResult, json, json_body, path_param};
+use shared::http::{ApiError, HandlerResult, idempotency_key, json, json_body, path_param};
 use shared::{Clock, CorrelationId, Problem, UserId, ValidationError};
 use uuid::Uuid;
 
@@ -155,19 +154,7 @@ pub async fn handle<R: EmailLogRepository, S: EmailSender, C: Clock>(
     correlation_id: CorrelationId,
 ) -> HandlerResult<NotificationError> {
     let user = UserId::parse(&path_param(&request, "userId")?)?;
-    let key = request
-        .headers()
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
-        .ok_or_else(|| {
-            ValidationError::new(
-                "Idempotency-Key",
-                "the header is required (1 to 128 characters)",
-            )
-        })?
-        .to_owned();
+    let key = idempotency_key(&request)?;
     let body: SendEmailRequest = json_body(&request)?;
     let log = send(deps, user, &key, body, &correlation_id).await?;
     Ok(json(

@@ -16,10 +16,9 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shared::client::IDEMPOTENCY_KEY;
 use shared::fault::Faults;
 use shared::fulfilment::RecordReceipt;
-use shared::http::{ApiError, HandlerResult, json, json_body};
+use shared::http::{ApiError, HandlerResult, idempotency_key, json, json_body};
 use shared::store::StoreError;
 use shared::{Clock, CorrelationId, Problem, SystemClock, ValidationError};
 
@@ -96,22 +95,6 @@ impl ApiError for RecordError {
             Self::InjectedFailure | Self::Store(_) => Problem::unavailable(),
         }
     }
-}
-
-fn idempotency_key(request: &Request) -> Result<String, ValidationError> {
-    request
-        .headers()
-        .get(IDEMPOTENCY_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ValidationError::new(
-                "Idempotency-Key",
-                "the header is required (1 to 128 characters)",
-            )
-        })
 }
 
 /// Stores `body` under `key` once; the stored record (the first one for a repeat).
