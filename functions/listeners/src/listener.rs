@@ -28,36 +28,22 @@ pub enum Outcome {
     Failed,
 }
 
-/// Handles a batch: each message on its own, in its own span; the failed ones are
-/// answered so that only they are delivered again.
+/// Handles a batch: each message on its own, in its own span, all at once (so a batch of
+/// slow calls takes as long as one message, within the function's timeout); the failed ones
+/// are answered so that only they are delivered again.
 pub async fn handle<J: Job, S: ProcessStatusReporter>(
     listener: &Listener<J, S>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
+    let outcomes = futures::future::join_all(
+        event
+            .records
+            .iter()
+            .map(|message| handle_message(listener, message)),
+    )
+    .await;
     let mut response = SqsBatchResponse::default();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let correlation_id = CorrelationId::from_value(
-            message
-                .message_attributes
-                .get(CORRELATION_ID_ATTRIBUTE)
-                .and_then(|a| a.string_value.as_deref()),
-        );
-        let receive_count: u32 = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
-        let span = tracing::info_span!(
-            "message",
-            correlation_id = %correlation_id,
-            message_id = %id,
-            receive_count,
-            job = listener.job.job_type().as_str(),
-        );
-        let outcome = process(listener, &message, &correlation_id, receive_count)
-            .instrument(span)
-            .await;
+    for (id, outcome) in outcomes {
         if outcome == Outcome::Failed {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -65,6 +51,45 @@ pub async fn handle<J: Job, S: ProcessStatusReporter>(
         }
     }
     response
+}
+
+async fn handle_message<J: Job, S: ProcessStatusReporter>(
+    listener: &Listener<J, S>,
+    message: &SqsMessage,
+) -> (String, Outcome) {
+    let id = message.message_id.clone().unwrap_or_default();
+    // The message attribute, else the event's own field (a message sent without attributes).
+    let from_body = || {
+        message
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .and_then(|v| v["correlationId"].as_str().map(str::to_owned))
+    };
+    let correlation_id = CorrelationId::from_value(
+        message
+            .message_attributes
+            .get(CORRELATION_ID_ATTRIBUTE)
+            .and_then(|a| a.string_value.clone())
+            .or_else(from_body)
+            .as_deref(),
+    );
+    let receive_count: u32 = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
+    let span = tracing::info_span!(
+        "message",
+        correlation_id = %correlation_id,
+        message_id = %id,
+        receive_count,
+        job = listener.job.job_type().as_str(),
+    );
+    let outcome = process(listener, message, &correlation_id, receive_count)
+        .instrument(span)
+        .await;
+    (id, outcome)
 }
 
 async fn process<J: Job, S: ProcessStatusReporter>(

@@ -10,15 +10,17 @@ use crate::{
     HttpInvoice, HttpNotification, HttpProcessStatus, HttpProduction, Listener, ListenerConfig,
 };
 
-/// Few in-call retries: SQS redelivers a failed message, so a call need not outlast a
-/// short outage, and the batch must finish within the function's timeout.
+/// One in-call retry: SQS redelivers a failed message, so a call need not outlast a short
+/// outage. A message makes two calls of at most 2 × 2 s + 0.5 s each, so it ends within
+/// the listeners' 10 s timeout (the messages of a batch run at once).
 fn client(sdk: &SdkConfig) -> Result<ServiceClient, CallError> {
     ServiceClient::new(
         sdk,
         RetrySettings {
-            attempt_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(2),
             max_retries: 1,
-            ..RetrySettings::default()
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
         },
     )
 }
