@@ -104,7 +104,9 @@ def main():
             "--s3-bucket", args.bucket, "--output-template-file", str(template_file))
 
     say(f"CloudFormation deploy of template.yaml as stack {args.stack_name}")
+    # Through S3, as for AWS: CloudFormation takes at most 51,200 bytes inline.
     deploy = ["cloudformation", "deploy", "--template-file", str(template_file),
+              "--s3-bucket", args.bucket,
               "--stack-name", args.stack_name, "--no-fail-on-empty-changeset",
               "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
     if args.param:

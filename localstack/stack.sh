@@ -99,7 +99,11 @@ up() {
     --param "WebhookSecret=${WEBHOOK_SECRET:-local-webhook-secret-not-for-production}" \
     --param "EwalletApiKey=${EWALLET_API_KEY:-local-ewallet-api-key-not-for-production}" \
     --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
-    --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}"
+    --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}" \
+    --param "QueueVisibilityTimeoutSeconds=${QUEUE_VISIBILITY_TIMEOUT_SECONDS:-60}" \
+    --param "ProductionFailureRate=${PRODUCTION_FAILURE_RATE:-0}" \
+    --param "InvoiceFailureRate=${INVOICE_FAILURE_RATE:-0}" \
+    --param "FaultInjection=${FAULT_INJECTION:-disabled}"
   say "building the functions"
   cargo build --workspace --bins --quiet
 

@@ -14,7 +14,11 @@ if listening "$emulator_port" && listening "$invoke_port" && [ -f .local/stack.e
 else
   trap 'bash localstack/stack.sh down' EXIT
   # The e-wallet answers at once in tests (3-10 s in `make run`).
-  EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 bash localstack/stack.sh up
+  # A failed fulfilment message comes back after 10 s (60 s in `make run`).
+  # Orders tagged [fail-once:<step>] / [fail-always:<step>] fail that step (shared::fault).
+  EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 QUEUE_VISIBILITY_TIMEOUT_SECONDS=10 \
+    FAULT_INJECTION=enabled \
+    bash localstack/stack.sh up
 fi
 
 export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0

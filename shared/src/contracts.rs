@@ -57,6 +57,9 @@ pub struct OrderDto {
     pub created_at_utc: DateTime<Utc>,
     pub updated_at_utc: DateTime<Utc>,
     pub order_details: Vec<OrderDetailDto>,
+    /// The fulfilment process of the order's decided payment, with its jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<crate::fulfilment::ProcessDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

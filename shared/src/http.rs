@@ -155,6 +155,24 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The caller's `Idempotency-Key` header (1 to 128 characters): what makes its retries one
+/// call.
+pub fn idempotency_key(request: &Request) -> Result<String, ValidationError> {
+    request
+        .headers()
+        .get(crate::client::IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ValidationError::new(
+                "Idempotency-Key",
+                "the header is required (1 to 128 characters)",
+            )
+        })
+}
+
 /// Parses a JSON body into a contract type; any mismatch is a 400 naming what was wrong.
 pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ValidationError> {
     let bytes: &[u8] = match request.body() {

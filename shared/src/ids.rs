@@ -58,6 +58,8 @@ macro_rules! uuid_id {
 uuid_id!(UserId, "userId");
 uuid_id!(OrderId, "orderId");
 uuid_id!(PaymentId, "paymentId");
+uuid_id!(ProcessId, "processId");
+uuid_id!(JobId, "jobId");
 
 impl PaymentId {
     /// The payment id of the payment requested under `idempotency_key`. Both the order

@@ -9,6 +9,8 @@ pub mod clock;
 pub mod config;
 pub mod contracts;
 pub mod correlation;
+pub mod fault;
+pub mod fulfilment;
 pub mod http;
 pub mod ids;
 pub mod metrics;
@@ -24,7 +26,7 @@ pub mod validation;
 
 pub use clock::{Clock, SystemClock};
 pub use correlation::CorrelationId;
-pub use ids::{OrderId, PaymentId, UserId};
+pub use ids::{JobId, OrderId, PaymentId, ProcessId, UserId};
 pub use money::{Currency, Money};
 pub use problem::Problem;
 pub use validation::ValidationError;

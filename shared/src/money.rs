@@ -131,7 +131,7 @@ pub fn format_decimal_cents(cents: i64) -> String {
 
 /// Serde adapter for a field holding cents that travels as a JSON decimal number.
 pub mod decimal_cents {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
+    use serde::{Deserializer, Serializer, ser::Error as _};
 
     pub fn serialize<S: Serializer>(cents: &i64, s: S) -> Result<S::Ok, S::Error> {
         // The decimal text is exact; serde_json stores it as the nearest f64, which prints
@@ -142,15 +142,62 @@ pub mod decimal_cents {
         number.serialize(s)
     }
 
-    /// Reads the number's own text: through `serde_json::Number` a decimal becomes the
-    /// nearest f64 first, and `1e2` or `100.98999999999999999` would pass as 100.00 and
-    /// 100.99. Works on JSON text (bodies), not on an already parsed `serde_json::Value`.
+    /// Reads the number's own text where there is one: from JSON text (bodies, messages)
+    /// serde_json hands over the literal as written, so `1e2` or `100.98999999999999999`
+    /// cannot pass as 100.00 or 100.99 through an f64. Other formats (a DynamoDB row
+    /// through serde_dynamo, an already parsed `serde_json::Value`) give a number, read
+    /// exactly when whole and by its shortest decimal form otherwise.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        let raw = <&serde_json::value::RawValue>::deserialize(d)?;
-        super::parse_decimal_cents(raw.get()).map_err(D::Error::custom)
+        d.deserialize_newtype_struct(RAW_VALUE_TOKEN, CentsVisitor)
+    }
+
+    /// serde_json's name for "give me the raw text" (its `RawValue`, feature `raw_value`).
+    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+    struct CentsVisitor;
+
+    impl<'de> Visitor<'de> for CentsVisitor {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a decimal amount with at most 2 decimals")
+        }
+
+        /// serde_json's raw text: one entry whose value is the literal.
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<i64, A::Error> {
+            let _token: Option<IgnoredAny> = map.next_key()?;
+            let raw: std::borrow::Cow<'de, str> = map.next_value()?;
+            super::parse_decimal_cents(&raw).map_err(A::Error::custom)
+        }
+
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_i64<E: Error>(self, whole: i64) -> Result<i64, E> {
+            whole
+                .checked_mul(100)
+                .ok_or_else(|| E::custom("the amount is too large"))
+        }
+
+        fn visit_u64<E: Error>(self, whole: u64) -> Result<i64, E> {
+            i64::try_from(whole)
+                .map_err(|_| E::custom("the amount is too large"))
+                .and_then(|w| self.visit_i64(w))
+        }
+
+        fn visit_f64<E: Error>(self, amount: f64) -> Result<i64, E> {
+            // Rust prints the shortest text that reads back as the same f64: 100.99.
+            super::parse_decimal_cents(&amount.to_string()).map_err(E::custom)
+        }
+
+        fn visit_str<E: Error>(self, raw: &str) -> Result<i64, E> {
+            super::parse_decimal_cents(raw).map_err(E::custom)
+        }
     }
 
     use serde::Serialize as _;
+    use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
 }
 
 #[cfg(test)]
@@ -230,6 +277,22 @@ mod tests {
         }
         let exact: Wire = serde_json::from_str(r#"{"amount": 100.99 }"#).unwrap();
         assert_eq!(exact.amount, 10099);
+    }
+
+    #[test]
+    fn amounts_in_rows_and_parsed_values_read_back_exactly() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Row {
+            #[serde(with = "decimal_cents")]
+            amount: i64,
+        }
+        for cents in [10099, 5011, 10, 0, 100, 123_456_789_012] {
+            let item: serde_dynamo::Item = serde_dynamo::to_item(Row { amount: cents }).unwrap();
+            let back: Row = serde_dynamo::from_item(item).unwrap();
+            assert_eq!(back.amount, cents);
+            let value = serde_json::to_value(Row { amount: cents }).unwrap();
+            assert_eq!(serde_json::from_value::<Row>(value).unwrap().amount, cents);
+        }
     }
 
     #[test]

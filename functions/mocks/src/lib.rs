@@ -2,3 +2,4 @@
 //! together once per cold start.
 
 pub mod ewallet;
+pub mod records;

@@ -96,6 +96,7 @@ impl Order {
                     quantity: d.quantity,
                 })
                 .collect(),
+            process: None,
         }
     }
 }

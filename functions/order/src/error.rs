@@ -23,6 +23,8 @@ pub enum OrderError {
     /// left): it may exist, so the order keeps waiting for it.
     #[error("payment outcome unknown")]
     PaymentOutcomeUnknown(#[source] Option<CallError>),
+    #[error("order process or job not found")]
+    ProcessNotFound,
     #[error("order store unavailable")]
     Store(#[from] RepositoryError),
 }
@@ -33,6 +35,9 @@ impl ApiError for OrderError {
             Self::Invalid(err) => Problem::invalid_field(err),
             // Another user's order is reported exactly like a missing one.
             Self::NotFound => Problem::not_found("No such order for this user."),
+            Self::ProcessNotFound => {
+                Problem::not_found("No such order process, or it has no such job.")
+            }
             Self::NotPayable(status) => Problem::conflict(format!(
                 "The order is {} and can be checked out only when Created or PaymentFailed.",
                 status.as_str()

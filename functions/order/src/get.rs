@@ -1,14 +1,16 @@
-//! GET /api/internal/v1/users/{userId}/orders/{orderId}: one order with its details.
+//! GET /api/internal/v1/users/{userId}/orders/{orderId}: one order with its details and the
+//! fulfilment process of its decided payment (each job's state and when it changed).
 
 use http::StatusCode;
 use lambda_http::Request;
 use shared::http::{HandlerResult, json, path_param};
 use shared::{CorrelationId, OrderId, UserId};
 
-use crate::{OrderDeps, OrderError, OrderRepository};
+use crate::processes::process_of;
+use crate::{OrderDeps, OrderError, OrderRepository, ProcessRepository};
 
-pub async fn handle<R: OrderRepository, C>(
-    deps: &OrderDeps<R, C>,
+pub async fn handle<R: OrderRepository, P: ProcessRepository, C>(
+    deps: &OrderDeps<R, P, C>,
     request: Request,
     _correlation_id: CorrelationId,
 ) -> HandlerResult<OrderError> {
@@ -19,5 +21,9 @@ pub async fn handle<R: OrderRepository, C>(
         .get(user, order)
         .await?
         .ok_or(OrderError::NotFound)?;
-    Ok(json(StatusCode::OK, &found.to_dto()))
+    let mut dto = found.to_dto();
+    if let Some(process) = process_of(&found) {
+        dto.process = deps.processes.get(process).await?.map(|p| p.to_dto());
+    }
+    Ok(json(StatusCode::OK, &dto))
 }

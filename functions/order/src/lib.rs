@@ -13,6 +13,9 @@ pub mod get;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod payments;
+pub mod process_status;
+pub mod processes;
+pub mod publisher;
 pub mod repository;
 pub mod search;
 pub mod startup;
@@ -20,16 +23,19 @@ pub mod startup;
 use shared::SystemClock;
 
 pub use checkout::CheckoutDeps;
-pub use config::{CheckoutConfig, OrderConfig};
+pub use config::{CheckoutConfig, OrderConfig, PublisherConfig};
 pub use domain::{Order, OrderDetail};
 pub use dynamodb::DynamoDbOrderRepository;
 pub use error::OrderError;
 pub use payments::{HttpPayments, Payments};
+pub use processes::dynamodb::DynamoDbProcessRepository;
+pub use processes::{Process, ProcessRepository};
 pub use repository::{OrderRepository, RepositoryError, SearchHits, Transition};
 
-/// What search, get and confirm-payment need, built once per cold start.
+/// What search, get, confirm-payment and process-status need, built once per cold start.
 #[derive(Debug, Clone)]
-pub struct OrderDeps<R, C = SystemClock> {
+pub struct OrderDeps<R, P, C = SystemClock> {
     pub repo: R,
+    pub processes: P,
     pub clock: C,
 }

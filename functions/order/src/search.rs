@@ -10,7 +10,8 @@ use shared::http::{HandlerResult, json, path_param, query_param};
 use shared::paging::{NameFilter, Page, PageSize, fold_case, paginate};
 use shared::{CorrelationId, UserId, ValidationError};
 
-use crate::{OrderDeps, OrderError, OrderRepository};
+use crate::processes::process_of;
+use crate::{OrderDeps, OrderError, OrderRepository, ProcessRepository};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchQuery {
@@ -31,8 +32,9 @@ impl SearchQuery {
     }
 }
 
-pub async fn search<R: OrderRepository>(
+pub async fn search<R: OrderRepository, P: ProcessRepository>(
     repo: &R,
+    processes: &P,
     query: &SearchQuery,
 ) -> Result<SearchResponse, OrderError> {
     let hits = repo.search(query.user, &query.name).await?;
@@ -45,8 +47,25 @@ pub async fn search<R: OrderRepository>(
         matched = total,
         "orders searched"
     );
+    // The page's processes in one batch read; orders not yet decided have none.
+    let wanted: Vec<_> = page.iter().filter_map(process_of).collect();
+    let found = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        processes.get_many(&wanted).await?
+    };
+    let data = page
+        .iter()
+        .map(|order| {
+            let mut dto = order.to_dto();
+            dto.process = process_of(order)
+                .and_then(|id| found.iter().find(|p| p.process_id == id))
+                .map(crate::Process::to_dto);
+            dto
+        })
+        .collect();
     Ok(SearchResponse {
-        data: page.iter().map(crate::Order::to_dto).collect(),
+        data,
         pagination,
         filters: SearchFilters {
             name: query.name.as_given().to_owned(),
@@ -54,13 +73,13 @@ pub async fn search<R: OrderRepository>(
     })
 }
 
-pub async fn handle<R: OrderRepository, C>(
-    deps: &OrderDeps<R, C>,
+pub async fn handle<R: OrderRepository, P: ProcessRepository, C>(
+    deps: &OrderDeps<R, P, C>,
     request: Request,
     _correlation_id: CorrelationId,
 ) -> HandlerResult<OrderError> {
     let query = SearchQuery::from_request(&request)?;
-    let body = search(&deps.repo, &query).await?;
+    let body = search(&deps.repo, &deps.processes, &query).await?;
     Ok(json(StatusCode::OK, &body))
 }
 
@@ -70,6 +89,10 @@ mod tests {
     use crate::demo;
     use crate::memory::InMemoryOrderRepository;
     use chrono::Utc;
+
+    fn no_processes() -> crate::processes::memory::InMemoryProcessRepository {
+        Default::default()
+    }
 
     fn query(user: UserId, name: &str, page: u32, size: u32) -> SearchQuery {
         SearchQuery {
@@ -84,7 +107,7 @@ mod tests {
     async fn a_search_finds_fragments_anywhere_in_the_name_in_any_case() {
         let user = UserId::new_random();
         let repo = InMemoryOrderRepository::with(demo::demo_orders(user, Utc::now()));
-        let result = search(&repo, &query(user, "FROTHER", 1, 100))
+        let result = search(&repo, &no_processes(), &query(user, "FROTHER", 1, 100))
             .await
             .unwrap();
         assert_eq!(result.pagination.total_records, 100);
@@ -95,8 +118,12 @@ mod tests {
     async fn results_are_ordered_by_name_and_pages_do_not_overlap() {
         let user = UserId::new_random();
         let repo = InMemoryOrderRepository::with(demo::demo_orders(user, Utc::now()));
-        let first = search(&repo, &query(user, "", 1, 7)).await.unwrap();
-        let second = search(&repo, &query(user, "", 2, 7)).await.unwrap();
+        let first = search(&repo, &no_processes(), &query(user, "", 1, 7))
+            .await
+            .unwrap();
+        let second = search(&repo, &no_processes(), &query(user, "", 2, 7))
+            .await
+            .unwrap();
         let names: Vec<String> = first
             .data
             .iter()
@@ -122,7 +149,9 @@ mod tests {
         let mut orders = demo::demo_orders(me, Utc::now());
         orders.extend(demo::demo_orders(other, Utc::now()));
         let repo = InMemoryOrderRepository::with(orders);
-        let result = search(&repo, &query(me, "", 1, 100)).await.unwrap();
+        let result = search(&repo, &no_processes(), &query(me, "", 1, 100))
+            .await
+            .unwrap();
         assert_eq!(result.pagination.total_records, 200);
         assert!(result.data.iter().all(|o| o.user_id == me));
     }

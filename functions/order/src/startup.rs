@@ -7,13 +7,27 @@ use shared::aws::SdkConfig;
 use shared::client::{CallError, RetrySettings, ServiceClient};
 
 use crate::{
-    CheckoutConfig, CheckoutDeps, DynamoDbOrderRepository, HttpPayments, OrderConfig, OrderDeps,
+    CheckoutConfig, CheckoutDeps, DynamoDbOrderRepository, DynamoDbProcessRepository, HttpPayments,
+    OrderConfig, OrderDeps, PublisherConfig,
+    publisher::{SnsPaymentResults, WithFaults},
 };
 
-pub fn order_deps(sdk: &SdkConfig, config: OrderConfig) -> OrderDeps<DynamoDbOrderRepository> {
+pub fn order_deps(
+    sdk: &SdkConfig,
+    config: OrderConfig,
+) -> OrderDeps<DynamoDbOrderRepository, DynamoDbProcessRepository> {
+    let client = Client::new(sdk);
     OrderDeps {
-        repo: DynamoDbOrderRepository::new(Client::new(sdk), config.orders_table),
+        repo: DynamoDbOrderRepository::new(client.clone(), config.orders_table),
+        processes: DynamoDbProcessRepository::new(client, config.processes_table),
         clock: SystemClock,
+    }
+}
+
+pub fn publisher(sdk: &SdkConfig, config: PublisherConfig) -> WithFaults<SnsPaymentResults> {
+    WithFaults {
+        inner: SnsPaymentResults::new(aws_sdk_sns::Client::new(sdk), config.topic_arn),
+        faults: config.faults,
     }
 }
 

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
-use order::{DynamoDbOrderRepository, OrderRepository, demo};
+use order::{DynamoDbOrderRepository, DynamoDbProcessRepository, OrderRepository, demo};
 use shared::UserId;
 
 use crate::stack::TableSchema;
@@ -34,9 +34,12 @@ pub struct Dataset {
 
 impl Dataset {
     /// The search handler's dependencies, over this data set's table.
-    pub fn deps(&self) -> order::OrderDeps<&DynamoDbOrderRepository> {
+    pub fn deps(&self) -> order::OrderDeps<&DynamoDbOrderRepository, DynamoDbProcessRepository> {
         order::OrderDeps {
             repo: &self.repo,
+            // The data set's orders are never paid, so search reads no process: the table
+            // is never touched.
+            processes: DynamoDbProcessRepository::new(self.client.clone(), "bench-no-processes"),
             clock: shared::SystemClock,
         }
     }

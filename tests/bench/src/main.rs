@@ -445,6 +445,12 @@ async fn pipeline_part(
         .context("ORDERS_TABLE is not in .local/functions.env")?;
     let repo =
         order::DynamoDbOrderRepository::new(aws_sdk_dynamodb::Client::new(&config), table.clone());
+    let processes = order::DynamoDbProcessRepository::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        env.get("PROCESSES_TABLE")
+            .context("PROCESSES_TABLE is not in .local/functions.env")?
+            .clone(),
+    );
     let settings = pipeline::Settings {
         api_url: args.api_url.trim_end_matches('/').to_owned(),
         orders,
@@ -458,7 +464,13 @@ async fn pipeline_part(
     // each function's process starts on its first invocation, which is the stack's
     // warm-up, not the pipeline's throughput.
     eprintln!("[bench] pipeline: warming the stack up with one checkout");
-    let warm_up = pipeline::run(&settings, &repo, pipeline::seed(&repo, 1).await?).await?;
+    let warm_up = pipeline::run(
+        &settings,
+        &repo,
+        &processes,
+        pipeline::seed(&repo, 1).await?,
+    )
+    .await?;
     let warm_up_note = match (&warm_up.first_failure, warm_up.completed) {
         (_, 1) => format!(
             "one unmeasured checkout first warmed the stack up ({:.1} s to its final state)",
@@ -500,7 +512,7 @@ async fn pipeline_part(
     let runner_log = root.join(".local/logs/runner.log");
     let log_from = pipeline::log_offset(&runner_log);
 
-    let result = pipeline::run(&settings, &repo, seeded).await;
+    let result = pipeline::run(&settings, &repo, &processes, seeded).await;
     // Let calls that were under way finish before the recording stops.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let calls = if recording {

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
-use order::{DynamoDbOrderRepository, Order, OrderRepository, demo};
+use order::{
+    DynamoDbOrderRepository, DynamoDbProcessRepository, Order, OrderRepository, ProcessRepository,
+    demo,
+};
 use serde_json::Value;
 use shared::UserId;
 
@@ -34,8 +37,8 @@ pub enum Progress {
     Failed(String),
 }
 
-/// THE final-state predicate. Today a .99 checkout ends when the payment succeeded; when
-/// the follow-up jobs exist, it ends when every job is Completed: change only this.
+/// THE final-state predicate: a .99 checkout ends when its order is paid and the order's
+/// process is Completed with every job Completed, at the process's last update.
 pub fn final_state(order: &Value) -> Progress {
     let status = order
         .get("status")
@@ -43,15 +46,24 @@ pub fn final_state(order: &Value) -> Progress {
         .unwrap_or("?")
         .to_owned();
     match status.as_str() {
-        "PaymentSuccess" => Progress::Done(
-            order
-                .get("updatedAtUtc")
-                .and_then(Value::as_str)
+        "PaymentSuccess" => {}
+        "PaymentFailed" | "Cancelled" => return Progress::Failed(status),
+        _ => return Progress::Pending(status),
+    }
+    let process = &order["process"];
+    let all_jobs_completed = process["jobs"]
+        .as_array()
+        .is_some_and(|jobs| !jobs.is_empty() && jobs.iter().all(|j| j["status"] == "Completed"));
+    match process["status"].as_str() {
+        Some("Completed") if all_jobs_completed => Progress::Done(
+            process["updatedAtUtc"]
+                .as_str()
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc)),
         ),
-        "PaymentFailed" | "Cancelled" => Progress::Failed(status),
-        _ => Progress::Pending(status),
+        Some("Error") => Progress::Failed("PaymentSuccess, process Error".into()),
+        Some(other) => Progress::Pending(format!("PaymentSuccess, process {other}")),
+        None => Progress::Pending("PaymentSuccess, no process yet".into()),
     }
 }
 
@@ -126,6 +138,7 @@ pub async fn seed(repo: &DynamoDbOrderRepository, count: usize) -> anyhow::Resul
 pub async fn run(
     settings: &Settings,
     repo: &DynamoDbOrderRepository,
+    processes: &DynamoDbProcessRepository,
     orders: Vec<Order>,
 ) -> anyhow::Result<PipelineResult> {
     let http = shared::client::http_builder()?
@@ -238,7 +251,14 @@ pub async fn run(
                 async move {
                     polls.fetch_add(1, Ordering::Relaxed);
                     let body = match repo.get(order.user_id, order.id).await {
-                        Ok(Some(stored)) => serde_json::to_value(stored.to_dto()).ok(),
+                        Ok(Some(stored)) => {
+                            let mut dto = stored.to_dto();
+                            if let Some(id) = order::processes::process_of(&stored) {
+                                dto.process =
+                                    processes.get(id).await.ok().flatten().map(|p| p.to_dto());
+                            }
+                            serde_json::to_value(dto).ok()
+                        }
                         _ => None,
                     };
                     (i, body)
@@ -355,12 +375,28 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_successful_payment_is_the_final_state_at_its_update_time() {
-        let order = json!({"status": "PaymentSuccess", "updatedAtUtc": "2026-01-01T00:00:01.5Z"});
+    fn a_completed_process_with_all_its_jobs_is_the_final_state_at_its_update_time() {
+        let order = json!({"status": "PaymentSuccess", "updatedAtUtc": "2026-01-01T00:00:00Z",
+            "process": {"status": "Completed", "updatedAtUtc": "2026-01-01T00:00:01.5Z",
+                "jobs": [{"status": "Completed"}, {"status": "Completed"}, {"status": "Completed"}]}});
         let Progress::Done(Some(at)) = final_state(&order) else {
             panic!("not done")
         };
         assert_eq!(at.timestamp_millis(), 1_767_225_601_500);
+    }
+
+    #[test]
+    fn a_paid_order_whose_jobs_are_still_running_is_not_final() {
+        let order = json!({"status": "PaymentSuccess",
+            "process": {"status": "Pending", "jobs": [{"status": "Completed"}, {"status": "Queued"}]}});
+        assert_eq!(
+            final_state(&order),
+            Progress::Pending("PaymentSuccess, process Pending".into())
+        );
+        assert_eq!(
+            final_state(&json!({"status": "PaymentSuccess"})),
+            Progress::Pending("PaymentSuccess, no process yet".into())
+        );
     }
 
     #[test]

@@ -565,7 +565,7 @@ impl Report {
             out,
             "{} checkouts of .99 orders, {} in flight at once (`POST /api/v1/users/{{userId}}/orders/{{orderId}}/checkout`, Ewallet) through the local stack \
              (MiniStack's API Gateway and Scheduler → `cargo lambda watch`, debug builds, up to `LAMBDA_CONCURRENCY` instances per function (stack.sh: 2 by default) → MiniStack), e-wallet delay {}–{} s. \
-             Final state: `pipeline::final_state` (today PaymentSuccess), timed by the order's `updatedAtUtc`.\n",
+             Final state: `pipeline::final_state` (the order paid and its process Completed with all its jobs), timed by the process's `updatedAtUtc`.\n",
             r.requested, r.concurrency, p.delays.0, p.delays.1
         );
         let _ = writeln!(out, "| | |\n|---|---|");

@@ -41,6 +41,8 @@ fn every_function_of_the_template_has_samples_sent_through_its_handler() {
             "ewallet-payment-request",
             "ewallet-webhook-dispatcher",
             "ewallet-refund",
+            "production-mock",
+            "invoice-mock",
         ],
     );
 }
@@ -133,4 +135,46 @@ async fn every_dispatcher_sample_gets_its_expected_result() {
         );
     }
     assert_eq!(receiver.posts(), 1);
+}
+
+/// The status each production- and invoice-mock sample must produce.
+const RECORD_STATUS: &[(&str, u16)] = &[
+    ("production-mock/production-request.json", 200),
+    ("production-mock/missing-idempotency-key.json", 400),
+    ("production-mock/malformed-body.json", 400),
+    ("invoice-mock/invoice-request.json", 200),
+    ("invoice-mock/missing-idempotency-key.json", 400),
+    ("invoice-mock/malformed-body.json", 400),
+];
+
+use mocks::records::{self, FailureRate, RecordService, memory::InMemoryRecords};
+
+async fn record_samples<T>(function: &str)
+where
+    T: records::MockRequest + serde::de::DeserializeOwned + Clone + Send + Sync,
+{
+    for file in files_of(function) {
+        let service = RecordService {
+            repo: InMemoryRecords::<T>::default(),
+            clock: shared::SystemClock,
+            failure_rate: FailureRate::default(),
+            faults: shared::fault::Faults::default(),
+        };
+        let cid = shared::CorrelationId::generate();
+        let result =
+            records::handle::<T, _, _>(&service, from_event_json(&read(&file)), cid.clone()).await;
+        let response = shared::http::respond(result, &cid, "/events");
+        assert_eq!(
+            response.status().as_u16(),
+            shared::testing::expected_status(RECORD_STATUS, &file),
+            "{file}: {:?}",
+            response.body()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_production_and_invoice_sample_gets_its_expected_status() {
+    record_samples::<shared::fulfilment::ProductionRequest>("production-mock").await;
+    record_samples::<shared::fulfilment::InvoiceRequest>("invoice-mock").await;
 }

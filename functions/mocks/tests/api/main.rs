@@ -7,3 +7,4 @@ mod dispatcher;
 mod events;
 mod helpers;
 mod payment_request;
+mod records;

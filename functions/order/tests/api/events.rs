@@ -23,7 +23,14 @@ const EXPECTED: &[(&str, u16)] = &[
     ("order-confirm-payment/confirmed.json", 200),
     ("order-confirm-payment/other-payment.json", 409),
     ("order-confirm-payment/missing-payment-id.json", 400),
+    ("order-process-status/job-completed.json", 200),
+    ("order-process-status/unknown-job.json", 404),
+    ("order-process-status/queued-is-not-a-report.json", 400),
+    ("order-process-status/malformed-process-id.json", 400),
 ];
+
+/// The process the order-process-status samples name (a failed payment's: one job).
+const SAMPLE_PROCESS: &str = "4b1d7c2e-9a3f-5e6d-8c7b-1a2b3c4d5e6f";
 
 /// The payment the confirm-payment samples name.
 const SAMPLE_PAYMENT: &str = "3f0c6b8e-2d1a-4e5f-9a7b-6c5d4e3f2a1b";
@@ -45,6 +52,8 @@ fn every_function_of_the_template_has_samples_sent_through_its_handler() {
             "order-get",
             "order-checkout",
             "order-confirm-payment",
+            "order-process-status",
+            "order-payment-results-publisher",
         ],
     );
 }
@@ -108,6 +117,7 @@ async fn every_state_changing_sample_event_gets_its_expected_status() {
         let repo = InMemoryOrderRepository::with(orders);
         let deps = OrderDeps {
             repo,
+            processes: order::processes::memory::InMemoryProcessRepository::default(),
             clock: SystemClock,
         };
         let result = order::confirm::handle(&deps, load(&file), correlation_id.clone()).await;
@@ -118,5 +128,54 @@ async fn every_state_changing_sample_event_gets_its_expected_status() {
             "{file}: {:?}",
             response.body()
         );
+    }
+}
+
+#[tokio::test]
+async fn every_process_status_sample_gets_its_expected_status() {
+    use order::processes::memory::InMemoryProcessRepository;
+    use order::{Process, ProcessRepository};
+    let demo_user = UserId::parse(order::demo::DEMO_USER).unwrap();
+    let correlation_id = shared::CorrelationId::generate();
+    for file in files_of("order-process-status") {
+        let mut order = order::demo::demo_order(demo_user, 1, Utc::now());
+        order.status = OrderStatus::PaymentFailed;
+        let mut process =
+            Process::for_decided(&order, PaymentId::new_random(), &correlation_id, Utc::now());
+        process.process_id = shared::ProcessId::parse(SAMPLE_PROCESS).unwrap();
+        let processes = InMemoryProcessRepository::default();
+        processes.insert_if_absent(&process).await.unwrap();
+        let deps = OrderDeps {
+            repo: InMemoryOrderRepository::default(),
+            processes,
+            clock: SystemClock,
+        };
+        let result =
+            order::process_status::handle(&deps, load(&file), correlation_id.clone()).await;
+        let response = shared::http::respond(result, &correlation_id, "/events");
+        assert_eq!(
+            response.status().as_u16(),
+            expected(&file),
+            "{file}: {:?}",
+            response.body()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_stream_sample_publishes_what_it_should() {
+    use order::processes::memory::RecordingPaymentResults;
+    for file in files_of("order-payment-results-publisher") {
+        let event: aws_lambda_events::dynamodb::Event =
+            serde_json::from_str(&read_sample(&file)).unwrap();
+        let topic = RecordingPaymentResults::default();
+        let published = order::publisher::handle(&topic, event).await.unwrap();
+        let want = match file.as_str() {
+            "order-payment-results-publisher/process-inserted.json" => 1,
+            "order-payment-results-publisher/job-changed.json" => 0,
+            other => panic!("events/{other} has no expected result in tests/api/events.rs"),
+        };
+        assert_eq!(published, want, "{file}");
+        assert_eq!(topic.published().len(), want, "{file}");
     }
 }

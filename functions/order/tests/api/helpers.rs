@@ -2,12 +2,16 @@ use aws_sdk_dynamodb::Client;
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
 use lambda_http::{Body, Request, Response};
-use order::{CheckoutDeps, DynamoDbOrderRepository, Order, OrderDeps, OrderRepository, demo};
+use order::{
+    CheckoutDeps, DynamoDbOrderRepository, DynamoDbProcessRepository, Order, OrderDeps,
+    OrderRepository, demo,
+};
 use shared::testing::local_env;
 use shared::{SystemClock, UserId};
 
 pub struct TestApp {
     pub repo: DynamoDbOrderRepository,
+    pub processes: DynamoDbProcessRepository,
     /// A user no other test uses.
     pub user: UserId,
 }
@@ -16,16 +20,20 @@ pub async fn spawn_app() -> TestApp {
     shared::telemetry::init();
     let config = shared::testing::sdk_config().await;
     let repo = DynamoDbOrderRepository::new(Client::new(&config), local_env("ORDERS_TABLE"));
+    let processes =
+        DynamoDbProcessRepository::new(Client::new(&config), local_env("PROCESSES_TABLE"));
     TestApp {
         repo,
+        processes,
         user: UserId::new_random(),
     }
 }
 
 impl TestApp {
-    fn deps(&self) -> OrderDeps<&DynamoDbOrderRepository> {
+    fn deps(&self) -> OrderDeps<&DynamoDbOrderRepository, &DynamoDbProcessRepository> {
         OrderDeps {
             repo: &self.repo,
+            processes: &self.processes,
             clock: SystemClock,
         }
     }

@@ -6,4 +6,5 @@ mod contract;
 mod events;
 mod get;
 mod helpers;
+mod processes;
 mod search;

@@ -1,0 +1,3 @@
+//! Tests of the listeners through their sample events.
+
+mod events;

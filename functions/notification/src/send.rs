@@ -1,0 +1,236 @@
+//! POST /api/internal/v1/users/{userId}/emails/send `{ subject, body, to, bcc }`
+//!
+//! The caller's `Idempotency-Key` (a listener's job id) names the mail: the first call
+//! logs it and sends it; a repeat answers the logged mail without sending it again (a
+//! mail logged but not yet sent, because a call failed in between, is sent then).
+
+use http::StatusCode;
+use lambda_http::Request;
+use shared::fulfilment::{SendEmailRequest, SendEmailResponse};
+use shared::http::{ApiError, HandlerResult, idempotency_key, json, json_body, path_param};
+use shared::{Clock, CorrelationId, Problem, UserId, ValidationError};
+use uuid::Uuid;
+
+use crate::repository::RepositoryError;
+use crate::sender::SendError;
+use crate::{EmailLog, EmailLogRepository, EmailSender, NotificationDeps};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("invalid request")]
+    Invalid(#[from] ValidationError),
+    #[error("the idempotency key names another user's e-mail")]
+    KeyReused,
+    #[error("e-mail log unavailable")]
+    Store(#[from] RepositoryError),
+    #[error("e-mail service unavailable")]
+    Send(#[from] SendError),
+}
+
+impl ApiError for NotificationError {
+    fn problem(&self) -> Problem {
+        match self {
+            Self::Invalid(err) => Problem::invalid_field(err),
+            Self::KeyReused => {
+                Problem::conflict("The idempotency key was used for another user's e-mail.")
+            }
+            Self::Store(_) | Self::Send(_) => Problem::unavailable(),
+        }
+    }
+}
+
+const MAX_RECIPIENTS: usize = 50;
+
+fn address(field: &'static str, raw: &str) -> Result<String, ValidationError> {
+    let ok = raw.len() <= 254
+        && raw.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        })
+        && !raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an e-mail address such as user@example.com",
+        ))
+    }
+}
+
+/// The request, checked: a subject and a body of bounded size, 1 to 50 valid addresses.
+pub fn validate(request: &SendEmailRequest) -> Result<(), ValidationError> {
+    if request.subject.trim().is_empty()
+        || request.subject.len() > 200
+        || request.subject.chars().any(char::is_control)
+    {
+        return Err(ValidationError::new(
+            "subject",
+            "must be 1 to 200 characters on one line",
+        ));
+    }
+    if request.body.trim().is_empty() || request.body.len() > 20_000 {
+        return Err(ValidationError::new(
+            "body",
+            "must be 1 to 20000 characters",
+        ));
+    }
+    if request.to.is_empty() || request.to.len() + request.bcc.len() > MAX_RECIPIENTS {
+        return Err(ValidationError::new(
+            "to",
+            "must name 1 to 50 recipients (with bcc)",
+        ));
+    }
+    for to in &request.to {
+        address("to", to)?;
+    }
+    for bcc in &request.bcc {
+        address("bcc", bcc)?;
+    }
+    Ok(())
+}
+
+/// The e-mail id that an idempotency key names.
+pub fn email_id(idempotency_key: &str) -> String {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x2d7c_1e4a_8b3f_4c59_a6e0_9f1b_2c3d_4e5f);
+    Uuid::new_v5(&NAMESPACE, idempotency_key.as_bytes()).to_string()
+}
+
+pub async fn send<R: EmailLogRepository, S: EmailSender, C: Clock>(
+    deps: &NotificationDeps<R, S, C>,
+    user: UserId,
+    idempotency_key: &str,
+    request: SendEmailRequest,
+    correlation_id: &CorrelationId,
+) -> Result<EmailLog, NotificationError> {
+    validate(&request)?;
+    let now = deps.clock.now();
+    let fresh = EmailLog {
+        email_id: email_id(idempotency_key),
+        user_id: user,
+        tracking_id: idempotency_key.to_owned(),
+        correlation_id: correlation_id.to_string(),
+        subject: request.subject,
+        body: request.body,
+        from: deps.from.clone(),
+        to: request.to,
+        bcc: request.bcc,
+        message_id: None,
+        created_at_utc: now,
+        updated_at_utc: now,
+    };
+    let mut log = if deps.log.insert_if_absent(&fresh).await? {
+        fresh
+    } else {
+        let stored =
+            deps.log
+                .get(&fresh.email_id)
+                .await?
+                .ok_or_else(|| RepositoryError::Corrupt {
+                    key: fresh.email_id.clone(),
+                    reason: "the e-mail log record vanished".into(),
+                })?;
+        if stored.user_id != user {
+            return Err(NotificationError::KeyReused);
+        }
+        stored
+    };
+    if let Some(message_id) = &log.message_id {
+        tracing::info!(email_id = %log.email_id, %message_id, "e-mail already sent; not sent again");
+        return Ok(log);
+    }
+    let message_id = deps.sender.send(&log).await?;
+    deps.log.mark_sent(&log.email_id, &message_id, now).await?;
+    tracing::info!(email_id = %log.email_id, %message_id, "e-mail sent");
+    log.message_id = Some(message_id);
+    log.updated_at_utc = now;
+    Ok(log)
+}
+
+pub async fn handle<R: EmailLogRepository, S: EmailSender, C: Clock>(
+    deps: &NotificationDeps<R, S, C>,
+    request: Request,
+    correlation_id: CorrelationId,
+) -> HandlerResult<NotificationError> {
+    let user = UserId::parse(&path_param(&request, "userId")?)?;
+    let key = idempotency_key(&request)?;
+    let body: SendEmailRequest = json_body(&request)?;
+    let log = send(deps, user, &key, body, &correlation_id).await?;
+    Ok(json(
+        StatusCode::OK,
+        &SendEmailResponse {
+            email_id: log.email_id,
+            message_id: log.message_id.unwrap_or_default(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{FakeEmailSender, InMemoryEmailLog};
+    use shared::SystemClock;
+
+    fn deps() -> NotificationDeps<InMemoryEmailLog, FakeEmailSender> {
+        NotificationDeps {
+            log: InMemoryEmailLog::default(),
+            sender: FakeEmailSender::default(),
+            clock: SystemClock,
+            from: "orders@checkout.example".into(),
+        }
+    }
+
+    fn request() -> SendEmailRequest {
+        SendEmailRequest {
+            subject: "Your order is paid".into(),
+            body: "Thank you.".into(),
+            to: vec!["someone@checkout.example".into()],
+            bcc: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_request_sends_one_mail_and_logs_it_once_with_the_correlation_id() {
+        let deps = deps();
+        let user = UserId::new_random();
+        let cid = CorrelationId::from_value(Some("cid-mail"));
+        let first = send(&deps, user, "job-1", request(), &cid).await.unwrap();
+        let again = send(&deps, user, "job-1", request(), &cid).await.unwrap();
+        assert_eq!(first.email_id, again.email_id);
+        assert_eq!(deps.sender.sent().len(), 1);
+        assert_eq!(first.correlation_id, "cid-mail");
+        assert_eq!(first.from, "orders@checkout.example");
+    }
+
+    #[tokio::test]
+    async fn a_mail_logged_but_not_sent_is_sent_by_the_retry() {
+        let deps = deps();
+        deps.sender.fail_next();
+        let user = UserId::new_random();
+        let cid = CorrelationId::generate();
+        assert!(matches!(
+            send(&deps, user, "job-2", request(), &cid).await,
+            Err(NotificationError::Send(_))
+        ));
+        let sent = send(&deps, user, "job-2", request(), &cid).await.unwrap();
+        assert!(sent.message_id.is_some());
+        assert_eq!(deps.sender.sent().len(), 1);
+    }
+
+    #[test]
+    fn addresses_and_sizes_are_checked() {
+        let mut bad = request();
+        bad.to = vec!["not-an-address".into()];
+        assert_eq!(validate(&bad).unwrap_err().field, "to");
+        let mut bad = request();
+        bad.to = vec![];
+        assert_eq!(validate(&bad).unwrap_err().field, "to");
+        let mut bad = request();
+        bad.subject = "a\nBcc: x@y.z".into();
+        assert_eq!(validate(&bad).unwrap_err().field, "subject");
+        let mut bad = request();
+        bad.bcc = vec!["a b@c.d".into()];
+        assert_eq!(validate(&bad).unwrap_err().field, "bcc");
+    }
+}

@@ -1,0 +1,16 @@
+//! Lambda: on the processes table's DynamoDB stream; publishes each new process's payment
+//! result to the SNS topic (the outbox's relay).
+
+use aws_lambda_events::dynamodb::Event;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let config = order::PublisherConfig::from_env()?;
+    let publisher = order::startup::publisher(&shared::aws::sdk_config(), config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+        order::publisher::handle(&publisher, event.payload)
+    }))
+    .await
+}
