@@ -9,64 +9,22 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use order::{DynamoDbOrderRepository, Order, OrderDetail, OrderRepository};
+use order::Order;
 use serde_json::{Value, json};
+use shared::OrderId;
 use shared::testing::local_env;
-use shared::{Currency, Money, OrderId, UserId};
 
-async fn repo() -> DynamoDbOrderRepository {
-    let config = shared::testing::sdk_config().await;
-    DynamoDbOrderRepository::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        local_env("ORDERS_TABLE"),
-    )
-}
-
-/// A fresh user with one order of `cents`.
 async fn given_order(cents: i64) -> Order {
-    let detail = OrderDetail {
-        product_id: "test-product".into(),
-        product_name: "Test Product".into(),
-        unit_price: Money::from_cents(cents, Currency::USD),
-        quantity: 1,
-    };
-    let order = Order::create(
-        OrderId::new_random(),
-        UserId::new_random(),
-        format!("Flow test {cents}"),
-        vec![detail],
-        Utc::now(),
-    )
-    .unwrap();
-    assert!(repo().await.insert_if_absent(&order).await.unwrap());
-    order
+    common::given_order(&format!("Flow test {cents}"), cents).await
 }
 
 async fn checkout(order: &Order) -> reqwest::Response {
-    shared::testing::http()
-        .post(common::public(&format!(
-            "/api/v1/users/{}/orders/{}/checkout",
-            order.user_id, order.id
-        )))
-        .header("x-correlation-id", format!("e2e-flow-{}", order.id))
-        .json(&json!({ "paymentProvider": "Ewallet" }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the local stack is not answering ({e}); run `make test`"))
+    common::checkout(order, &format!("e2e-flow-{}", order.id)).await
 }
 
 async fn order_status(order: &Order) -> String {
-    let body: Value = common::signed_get(&common::internal(&format!(
-        "/api/internal/v1/users/{}/orders/{}",
-        order.user_id, order.id
-    )))
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    body["status"].as_str().unwrap_or_default().to_owned()
+    let view = common::order_view(order).await;
+    view["status"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Polls the order until it leaves PaymentPending; returns the final status and how long it took.
@@ -274,17 +232,7 @@ async fn a_late_success_for_an_order_paid_by_another_attempt_is_refunded_and_cou
     assert!(refunded, "the second payment was not refunded within 40 s");
 
     // The order keeps its first payment.
-    let view: Value = common::signed_get(&common::internal(&format!(
-        "/api/internal/v1/users/{}/orders/{}",
-        order.user_id, order.id
-    )))
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    assert_eq!(view["status"], "PaymentSuccess");
+    assert_eq!(common::order_view(&order).await["status"], "PaymentSuccess");
     assert_ne!(first["paymentId"].as_str(), Some(second_id.as_str()));
 
     // And the refund is counted: an EMF line in the functions' log.

@@ -11,70 +11,28 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
-use chrono::Utc;
-use order::{DynamoDbOrderRepository, Order, OrderDetail, OrderRepository};
-use serde_json::{Value, json};
+use order::Order;
+use serde_json::Value;
 use shared::fulfilment::JobType;
 use shared::testing::local_env;
-use shared::{Currency, JobId, Money, OrderId, ProcessId, UserId};
+use shared::{JobId, ProcessId, UserId};
 
 async fn sdk() -> aws_config::SdkConfig {
     shared::testing::sdk_config().await
 }
 
-/// A fresh user with one order of `cents` named `name`.
 async fn given_order(name: &str, cents: i64) -> Order {
-    let detail = OrderDetail {
-        product_id: "test-product".into(),
-        product_name: "Test Product".into(),
-        unit_price: Money::from_cents(cents, Currency::USD),
-        quantity: 1,
-    };
-    let order = Order::create(
-        OrderId::new_random(),
-        UserId::new_random(),
-        name,
-        vec![detail],
-        Utc::now(),
-    )
-    .unwrap();
-    let repo = DynamoDbOrderRepository::new(
-        aws_sdk_dynamodb::Client::new(&sdk().await),
-        local_env("ORDERS_TABLE"),
-    );
-    assert!(repo.insert_if_absent(&order).await.unwrap());
-    order
+    common::given_order(name, cents).await
 }
 
 async fn checkout(order: &Order, correlation_id: &str) {
-    let response = shared::testing::http()
-        .post(common::public(&format!(
-            "/api/v1/users/{}/orders/{}/checkout",
-            order.user_id, order.id
-        )))
-        .header("x-correlation-id", correlation_id)
-        .json(&json!({ "paymentProvider": "Ewallet" }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("the local stack is not answering ({e}); run `make test`"));
-    assert_eq!(response.status(), 202);
+    assert_eq!(common::checkout(order, correlation_id).await.status(), 202);
 }
 
-/// The order as order-get shows it (with its process).
 async fn order_view(order: &Order) -> Value {
-    common::signed_get(&common::internal(&format!(
-        "/api/internal/v1/users/{}/orders/{}",
-        order.user_id, order.id
-    )))
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap()
+    common::order_view(order).await
 }
 
-/// Polls the order view until its process is `status` (or the time is up); the last view.
 async fn process_becomes(order: &Order, status: &str, within: Duration) -> (Value, Duration) {
     let started = Instant::now();
     loop {

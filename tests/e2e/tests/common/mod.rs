@@ -81,3 +81,58 @@ fn signed(
     }
     request
 }
+
+/// A fresh user with one order named `name` of `cents`, stored as the order service
+/// stores it.
+pub async fn given_order(name: &str, cents: i64) -> order::Order {
+    use order::OrderRepository;
+    let detail = order::OrderDetail {
+        product_id: "test-product".into(),
+        product_name: "Test Product".into(),
+        unit_price: shared::Money::from_cents(cents, shared::Currency::USD),
+        quantity: 1,
+    };
+    let order = order::Order::create(
+        shared::OrderId::new_random(),
+        shared::UserId::new_random(),
+        name,
+        vec![detail],
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let config = shared::testing::sdk_config().await;
+    let repo = order::DynamoDbOrderRepository::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        shared::testing::local_env("ORDERS_TABLE"),
+    );
+    assert!(repo.insert_if_absent(&order).await.unwrap());
+    order
+}
+
+/// The user's checkout of `order` through the public API.
+pub async fn checkout(order: &order::Order, correlation_id: &str) -> reqwest::Response {
+    shared::testing::http()
+        .post(public(&format!(
+            "/api/v1/users/{}/orders/{}/checkout",
+            order.user_id, order.id
+        )))
+        .header("x-correlation-id", correlation_id)
+        .json(&serde_json::json!({ "paymentProvider": "Ewallet" }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the stack is not answering ({e}); run `make test`"))
+}
+
+/// The order as order-get shows it (status, payment, process).
+pub async fn order_view(order: &order::Order) -> serde_json::Value {
+    signed_get(&internal(&format!(
+        "/api/internal/v1/users/{}/orders/{}",
+        order.user_id, order.id
+    )))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
