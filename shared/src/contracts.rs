@@ -211,6 +211,11 @@ pub struct Webhook {
     pub currency: Currency,
     pub status_code: EwalletStatusCode,
     pub transaction: WebhookTransaction,
+    /// The merchant's own reference for the payment, as it requested it (its
+    /// `Idempotency-Key`): finds the payment when the merchant never stored the provider's
+    /// id (the provider accepted, the merchant's write of the id failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use shared::client::call_budget;
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
 use shared::http::{HandlerResult, invocation_deadline_ms, json};
 use shared::signature::{self, WebhookSecret};
-use shared::{Clock, CorrelationId, Currency, OrderId, SystemClock, ValidationError};
+use shared::{Clock, CorrelationId, Currency, OrderId, PaymentId, SystemClock, ValidationError};
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
 use crate::gateway::{CALL_CAP, CALL_MARGIN, Confirmation, OrderConfirmation, Refunds, within};
@@ -51,6 +51,8 @@ pub struct Outcome {
     pub status: PaymentStatus,
     pub order_id: OrderId,
     pub transaction: Transaction,
+    /// Our payment id, as we sent it to the e-wallet (its idempotency key).
+    pub merchant_reference: Option<PaymentId>,
 }
 
 impl Outcome {
@@ -66,6 +68,11 @@ impl Outcome {
             currency: webhook.currency,
             status: webhook.status_code.payment_status(),
             order_id: webhook.transaction.order_id,
+            merchant_reference: webhook
+                .merchant_reference
+                .as_deref()
+                .map(PaymentId::parse)
+                .transpose()?,
             transaction: Transaction::new(
                 &webhook.transaction.transaction_id,
                 webhook.total_amount,
@@ -99,6 +106,31 @@ pub fn authenticate(
     Ok(Outcome::parse(body)?)
 }
 
+/// A webhook naming an e-wallet id we never stored: the e-wallet took the request but our
+/// write of its id failed. Our own reference in the webhook finds the payment, which then
+/// takes the id, unless it already has another one.
+async fn bind_by_reference<R: PaymentRepository, O, F, C: Clock>(
+    deps: &WebhookDeps<R, O, F, C>,
+    outcome: &Outcome,
+) -> Result<PaymentId, PaymentError> {
+    let Some(id) = outcome.merchant_reference else {
+        return Err(PaymentError::NotFound);
+    };
+    let payment = deps.repo.get(id).await?.ok_or(PaymentError::NotFound)?;
+    if payment.external_id.is_some() {
+        return Err(PaymentError::NotFound);
+    }
+    if !deps
+        .repo
+        .set_external_id(id, &outcome.external_id, deps.clock.now())
+        .await?
+    {
+        return Err(PaymentError::NotFound);
+    }
+    tracing::warn!(payment_id = %id, external_id = %outcome.external_id, "the e-wallet's id was never stored; bound now from the webhook's merchant reference");
+    Ok(id)
+}
+
 /// Applies a verified outcome; see the module documentation.
 pub async fn apply<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Clock>(
     deps: &WebhookDeps<R, O, F, C>,
@@ -107,11 +139,10 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Cl
     now: DateTime<Utc>,
     budget: Duration,
 ) -> Result<PaymentResponse, PaymentError> {
-    let id = deps
-        .repo
-        .find_by_external_id(&outcome.external_id)
-        .await?
-        .ok_or(PaymentError::NotFound)?;
+    let id = match deps.repo.find_by_external_id(&outcome.external_id).await? {
+        Some(id) => id,
+        None => bind_by_reference(deps, outcome).await?,
+    };
     let mut payment = deps.repo.get(id).await?.ok_or(PaymentError::NotFound)?;
     if payment.amount.cents() != outcome.total_amount_cents {
         tracing::warn!(payment_id = %id, "webhook amount differs from the payment's; not applied");
@@ -337,6 +368,7 @@ mod tests {
             status,
             order_id: payment.order_id,
             transaction: Transaction::new("tx-1", payment.amount.cents(), Utc::now()).unwrap(),
+            merchant_reference: Some(payment.id),
         }
     }
 

@@ -282,6 +282,7 @@ where
                 order_id: request.order_id,
                 transaction_time: now,
             },
+            merchant_reference: request.merchant_reference.clone(),
         };
         let body = serde_json::to_vec(&webhook).map_err(DispatchError::Encode)?;
         let signature = shared::signature::sign(self.secret.expose(), now.timestamp(), &body);
@@ -379,6 +380,7 @@ mod tests {
         };
         let mut request = EwalletRequest::new(id, terms, "corr-1", now, now);
         request.scheduled = true;
+        request.merchant_reference = Some("merchant-ref-1".into());
         d.repo.insert_if_absent(&request).await.unwrap();
         id
     }
@@ -411,6 +413,7 @@ mod tests {
         let body: Webhook = serde_json::from_slice(&webhook.body).unwrap();
         assert_eq!(body.payment_request_id, id.to_string());
         assert_eq!(body.total_amount, 10099);
+        assert_eq!(body.merchant_reference.as_deref(), Some("merchant-ref-1"));
         assert_eq!(webhook.idempotency_key, id.to_string());
         assert_eq!(webhook.correlation_id.as_str(), "corr-1");
         assert_eq!(webhook.url, "https://example.com/hook");

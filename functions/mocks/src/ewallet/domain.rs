@@ -57,6 +57,11 @@ impl fmt::Display for PaymentRequestId {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// As the caller sent it (the webhook echoes it as the merchant's reference).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let raw = raw.trim();
         if raw.is_empty()
@@ -194,6 +199,8 @@ pub struct EwalletRequest {
     pub rejected_status: Option<u16>,
     /// When the merchant had a successful payment paid back.
     pub refunded_at: Option<DateTime<Utc>>,
+    /// The merchant's reference (its Idempotency-Key), echoed in the webhook.
+    pub merchant_reference: Option<String>,
 }
 
 impl EwalletRequest {
@@ -219,6 +226,7 @@ impl EwalletRequest {
             sent_at: None,
             rejected_status: None,
             refunded_at: None,
+            merchant_reference: None,
         }
     }
 

@@ -49,6 +49,8 @@ struct RequestItem {
     expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refunded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_reference: Option<String>,
 }
 
 /// How long the provider keeps a request: long after any webhook retry has ended.
@@ -74,6 +76,7 @@ impl From<&EwalletRequest> for RequestItem {
             rejected_status: request.rejected_status,
             expires_at: (request.created_at + KEEP_REQUESTS).timestamp(),
             refunded_at: request.refunded_at,
+            merchant_reference: request.merchant_reference.clone(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl From<RequestItem> for EwalletRequest {
             sent_at: item.sent_at,
             rejected_status: item.rejected_status,
             refunded_at: item.refunded_at,
+            merchant_reference: item.merchant_reference,
         }
     }
 }

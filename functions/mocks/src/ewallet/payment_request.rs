@@ -114,7 +114,8 @@ where
         let delay = self.delays.pick(&mut rand::rng());
         let due = due_at(now, delay);
 
-        let fresh = EwalletRequest::new(id, terms.clone(), correlation_id.as_str(), due, now);
+        let mut fresh = EwalletRequest::new(id, terms.clone(), correlation_id.as_str(), due, now);
+        fresh.merchant_reference = key.map(|k| k.as_str().to_owned());
         match self.repo.insert_if_absent(&fresh).await? {
             Insert::Inserted => {}
             Insert::Exists(existing) if !existing.has_terms_of(&terms) => {
@@ -242,6 +243,11 @@ mod tests {
         );
         assert_eq!(service.scheduler.schedules().len(), 1);
         assert_eq!(service.repo.len(), 1);
+        // The key is the merchant's reference, which the webhook will carry.
+        let id = PaymentRequestId::parse(body_json(&first)["paymentRequestId"].as_str().unwrap())
+            .unwrap();
+        let stored = service.repo.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.merchant_reference.as_deref(), Some("attempt-1"));
     }
 
     #[tokio::test]

@@ -445,3 +445,44 @@ async fn a_delivery_after_the_winner_died_takes_over_its_expired_lease_and_confi
         "the outcome is not recorded twice"
     );
 }
+
+#[tokio::test]
+async fn a_webhook_for_a_payment_whose_e_wallet_id_was_never_stored_is_matched_by_our_reference() {
+    let app = spawn_app().await;
+    // The e-wallet took the request, but writing its id failed: the payment is stored
+    // without it, and the webhook names an id we never saw.
+    let payment = app.given_requested_payment("100.99").await;
+    let mut unbound = payment.clone();
+    unbound.id = payment::domain::IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string())
+        .unwrap()
+        .payment_id();
+    unbound.external_id = None;
+    assert!(app.repo.insert_if_absent(&unbound).await.unwrap());
+    let body = format!(
+        r#"{{"paymentRequestId":"ewallet-never-stored-{}","merchantReference":"{}","totalAmount":100.99,"currency":"USD","statusCode":"SUCCESS","transaction":{{"transactionId":"tx-unbound","orderId":"{}","transactionTime":"{}"}}}}"#,
+        unbound.id,
+        unbound.id,
+        unbound.order_id,
+        Utc::now().to_rfc3339(),
+    );
+
+    let response = app.webhook(app.signed_webhook(&body)).await;
+
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    let stored = app.stored(unbound.id).await.unwrap();
+    assert_eq!(stored.status, PaymentStatus::Success);
+    assert_eq!(
+        stored.external_id.map(|e| e.as_str().to_owned()),
+        Some(format!("ewallet-never-stored-{}", unbound.id)),
+        "the e-wallet's id is bound now"
+    );
+    assert_eq!(app.fakes.confirm_attempts(), 1);
+
+    // A reference to a payment that already has another e-wallet id is not taken over.
+    let other = body.replace(
+        &format!("ewallet-never-stored-{}", unbound.id),
+        "ewallet-someone-else",
+    );
+    let refused = app.webhook(app.signed_webhook(&other)).await;
+    assert_problem(&refused, 404);
+}
