@@ -205,17 +205,9 @@ mod tests {
     async fn a_created_order_goes_to_payment_pending_with_one_payment_request() {
         let (repo, order) = setup(OrderStatus::Created);
         let payments = FakePayments::default();
-        let cid = CorrelationId::generate();
-        let response = checkout(
-            &deps(&repo, &payments),
-            order.user_id,
-            order.id,
-            &EWALLET,
-            &cid,
-            DEFAULT_BUDGET,
-        )
-        .await
-        .unwrap();
+        let response = checkout_with(&repo, &payments, &order, DEFAULT_BUDGET)
+            .await
+            .unwrap();
         assert_eq!(response.status, OrderStatus::PaymentPending);
         let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
         assert_eq!(stored.status, OrderStatus::PaymentPending);
@@ -236,16 +228,9 @@ mod tests {
         ] {
             let (repo, order) = setup(status);
             let payments = FakePayments::default();
-            let err = checkout(
-                &deps(&repo, &payments),
-                order.user_id,
-                order.id,
-                &EWALLET,
-                &CorrelationId::generate(),
-                DEFAULT_BUDGET,
-            )
-            .await
-            .unwrap_err();
+            let err = checkout_with(&repo, &payments, &order, DEFAULT_BUDGET)
+                .await
+                .unwrap_err();
             assert!(matches!(err, OrderError::NotPayable(s) if s == status));
             assert!(payments.requests().is_empty());
         }
@@ -258,16 +243,9 @@ mod tests {
         order.checkout_attempt = 1;
         let repo = InMemoryOrderRepository::with([order.clone()]);
         let payments = FakePayments::default();
-        checkout(
-            &deps(&repo, &payments),
-            order.user_id,
-            order.id,
-            &EWALLET,
-            &CorrelationId::generate(),
-            DEFAULT_BUDGET,
-        )
-        .await
-        .unwrap();
+        checkout_with(&repo, &payments, &order, DEFAULT_BUDGET)
+            .await
+            .unwrap();
         assert_eq!(payments.requests()[0].1, order.checkout_key(2));
     }
 
