@@ -161,7 +161,11 @@ def main():
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
     })
     write_env(STATE / "functions.env", env)
-    write_env(STATE / "stack.env", {re.sub(r"(?<!^)(?=[A-Z])", "_", k).upper(): v for k, v in outputs.items()})
+    stack_env = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).upper(): v for k, v in outputs.items()}
+    if args.lambda_proxy:
+        # Where the tests ask the gate to inject faults (localstack/gate.py).
+        stack_env["GATE_URL"] = args.lambda_proxy
+    write_env(STATE / "stack.env", stack_env)
     say(f"stack {args.stack_name} is {stack['StackStatus']}; .local/functions.env, stack.env and stack.json written")
 
 

@@ -8,12 +8,23 @@ function, for good (cargo-lambda 1.9; tests/bench/NOTES.md). On AWS each concurr
 request gets an instance of its own; here a burst (200 schedules firing at once, 500
 checkouts) must wait somewhere else. MiniStack forwards each invocation to this gate
 (MINISTACK_LAMBDA_PROXY_URL), and the gate forwards it to watch's Invoke API unchanged.
-It knows nothing of what the functions do."""
+It knows nothing of what the functions do.
+
+For tests it also injects faults between the caller and a function, on request:
+`POST /_faults {"function": "payment-request", "match": "<text in the invocation>",
+"action": "hold" | "fail" | "lose", "ms": 12000, "times": 1}`. `hold` forwards the
+invocation `ms` late (a slow callee), `fail` answers 502 after `ms` without forwarding it (an
+invocation that never ran), `lose` forwards it and answers 502 instead of its answer (work
+done, answer lost). A rule applies to the next `times` invocations of that function whose
+payload contains `match` (an order id, say), so tests running at once do not disturb each
+other. `GET /_faults` lists the rules with how often each applied."""
 
 import argparse
 import collections
 import http.client
+import json
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,18 +69,73 @@ class Gates:
             return self.by_function.setdefault(function, FifoGate(self.limit))
 
 
-def handler(upstream, gates, timeout):
+ACTIONS = ("hold", "fail", "lose")
+
+
+class Faults:
+    """Fault rules set by tests; each applies to a bounded number of matching invocations."""
+
+    def __init__(self):
+        self.rules = []
+        self.lock = threading.Lock()
+
+    def add(self, rule):
+        function, match, action = rule.get("function"), rule.get("match"), rule.get("action")
+        ms, times = rule.get("ms", 0), rule.get("times", 1)
+        if not (isinstance(function, str) and function and isinstance(match, str) and match):
+            raise ValueError("function and match must be non-empty strings")
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+        if not (isinstance(ms, int) and 0 <= ms <= 600_000 and isinstance(times, int) and 1 <= times <= 10_000):
+            raise ValueError("ms must be 0-600000 and times 1-10000")
+        with self.lock:
+            self.rules.append({"function": function, "match": match, "action": action,
+                               "ms": ms, "times": times, "applied": 0})
+
+    def take(self, function, body):
+        """The rule for this invocation, if one still applies (counted as applied)."""
+        with self.lock:
+            for rule in self.rules:
+                if (rule["function"] == function and rule["applied"] < rule["times"]
+                        and rule["match"].encode() in body):
+                    rule["applied"] += 1
+                    return dict(rule)
+        return None
+
+    def listed(self):
+        with self.lock:
+            return [dict(rule) for rule in self.rules]
+
+
+def handler(upstream, gates, timeout, faults=None):
     target = urllib.parse.urlsplit(upstream)
+    faults = faults if faults is not None else Faults()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def do_GET(self):
+            if self.path != "/_faults":
+                return self.answer(404, b'{"message":"not found"}')
+            self.answer(200, json.dumps(faults.listed()).encode())
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            if self.path == "/_faults":
+                try:
+                    faults.add(json.loads(body))
+                except (ValueError, AttributeError) as e:
+                    return self.answer(400, json.dumps({"message": str(e)}).encode())
+                return self.answer(201, b"{}")
             if not self.path.startswith(INVOKE_PATH):
                 return self.answer(404, b'{"message":"only the Lambda Invoke API goes through the gate"}')
             function = self.path[len(INVOKE_PATH):].split("/", 1)[0]
             headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED}
+            fault = faults.take(function, body)
+            if fault:
+                time.sleep(fault["ms"] / 1000)
+                if fault["action"] == "fail":
+                    return self.answer(502, b'{"message":"fault injected: the invocation never ran"}')
             with gates[function]:
                 try:
                     connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
@@ -81,6 +147,8 @@ def handler(upstream, gates, timeout):
                     connection.close()
                 except OSError as e:
                     return self.answer(502, f'{{"message":"cargo lambda watch did not answer: {e}"}}'.encode())
+            if fault and fault["action"] == "lose":
+                return self.answer(502, b'{"message":"fault injected: the answer was lost"}')
             self.answer(response.status, payload, kept)
 
         def answer(self, status, payload, headers=()):

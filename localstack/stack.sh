@@ -101,6 +101,7 @@ up() {
     --param "EwalletMinDelaySeconds=${EWALLET_MIN_DELAY_SECONDS:-3}" \
     --param "EwalletMaxDelaySeconds=${EWALLET_MAX_DELAY_SECONDS:-10}" \
     --param "QueueVisibilityTimeoutSeconds=${QUEUE_VISIBILITY_TIMEOUT_SECONDS:-60}" \
+    --param "PaymentDeadlineSeconds=${PAYMENT_DEADLINE_SECONDS:-300}" \
     --param "ProductionFailureRate=${PRODUCTION_FAILURE_RATE:-0}" \
     --param "InvoiceFailureRate=${INVOICE_FAILURE_RATE:-0}" \
     --param "FaultInjection=${FAULT_INJECTION:-disabled}"

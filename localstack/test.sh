@@ -16,7 +16,9 @@ else
   # The e-wallet answers at once in tests (3-10 s in `make run`).
   # A failed fulfilment message comes back after 10 s (60 s in `make run`).
   # Orders tagged [fail-once:<step>] / [fail-always:<step>] fail that step (shared::fault).
+  # A checkout attempt is settled by the reconciler 45 s after it started (5 min in `make run`).
   EWALLET_MIN_DELAY_SECONDS=0 EWALLET_MAX_DELAY_SECONDS=0 QUEUE_VISIBILITY_TIMEOUT_SECONDS=10 \
+    PAYMENT_DEADLINE_SECONDS=45 \
     FAULT_INJECTION=enabled \
     bash localstack/stack.sh up
 fi

@@ -117,6 +117,47 @@ class Gate(unittest.TestCase):
             holder.join(10)
         self.assertEqual(entered, list(range(8)))
 
+    def fault(self, rule):
+        request = urllib.request.Request(f"{self.url}/_faults", data=json.dumps(rule).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            self.assertEqual(response.status, 201)
+
+    def status_of(self, function, n):
+        answers = []
+        try:
+            self.invoke(function, n, answers)
+        except urllib.error.HTTPError as e:
+            return e.code
+        return answers[0][0]
+
+    def test_a_fault_applies_only_to_matching_invocations_of_its_function_and_only_so_often(self):
+        self.upstream.release.set()
+        self.fault({"function": "payment-request", "match": '"n": 7', "action": "fail", "times": 2})
+        self.assertEqual(self.status_of("payment-request", 7), 502)
+        self.assertEqual(self.status_of("order-checkout", 7), 200, "another function")
+        self.assertEqual(self.status_of("payment-request", 8), 200, "another payload")
+        self.assertEqual(self.status_of("payment-request", 7), 502)
+        self.assertEqual(self.status_of("payment-request", 7), 200, "used up")
+        self.assertEqual(self.upstream.order.count(7), 2, "a failed invocation never ran")
+
+    def test_a_lost_answer_was_still_run_and_a_held_one_arrives_late(self):
+        self.upstream.release.set()
+        self.fault({"function": "payment-request", "match": '"n": 1', "action": "lose"})
+        self.assertEqual(self.status_of("payment-request", 1), 502)
+        self.assertEqual(self.upstream.order, [1])
+        self.fault({"function": "payment-request", "match": '"n": 2', "action": "hold", "ms": 300})
+        started = time.monotonic()
+        self.assertEqual(self.status_of("payment-request", 2), 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+
+    def test_a_bad_fault_rule_is_refused(self):
+        for rule in ({"function": "f", "match": "", "action": "fail"},
+                     {"function": "f", "match": "x", "action": "explode"},
+                     {"function": "f", "match": "x", "action": "hold", "ms": -1}):
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                self.fault(rule)
+            self.assertEqual(refused.exception.code, 400)
+
     def test_only_the_invoke_api_goes_through(self):
         with self.assertRaises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(f"{self.url}/other", data=b"{}", method="POST"), timeout=5)

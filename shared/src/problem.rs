@@ -62,9 +62,12 @@ impl Problem {
         problem
     }
 
+    /// The `type` of every 404 this project answers (a gateway's own 404 has none).
+    pub const NOT_FOUND_TYPE: &'static str = "urn:checkout:problem:not-found";
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(
-            "urn:checkout:problem:not-found",
+            Self::NOT_FOUND_TYPE,
             "Not found",
             StatusCode::NOT_FOUND,
             detail.into(),

@@ -11,6 +11,10 @@
 //!    order back. Any other failure (timeout, 5xx, lost answer) may hide a payment that
 //!    went through: the order keeps waiting for it, and the client gets 503 with
 //!    Retry-After; a retried checkout continues the same payment.
+//! 4. Each attempt has a deadline (`PAYMENT_DEADLINE_SECONDS` after it started). Past it,
+//!    the reconciler settles the order from the payment service's record. From
+//!    `REDRIVE_FENCE` before it, checkout no longer drives the attempt on (503), so no
+//!    payment it asks for can appear after the reconciler found none.
 
 use std::time::Duration;
 
@@ -31,12 +35,19 @@ pub const CHECKOUT_MARGIN: Duration = Duration::from_millis(1_500);
 /// lambda watch): above the payment service's own 5 s for the e-wallet, so budgets nest.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(8);
 
+/// How long before an attempt's deadline checkout stops driving it on: longer than a
+/// checkout (10 s timeout) and the payment request it started (10 s) can still run, so any
+/// payment a checkout asks for exists before the reconciler looks for it.
+pub const REDRIVE_FENCE: chrono::Duration = chrono::Duration::seconds(30);
+
 /// What checkout needs, built once per cold start.
 #[derive(Debug, Clone)]
 pub struct CheckoutDeps<R, P, C = SystemClock> {
     pub repo: R,
     pub payments: P,
     pub clock: C,
+    /// How long an attempt may stay PaymentPending before the reconciler settles it.
+    pub payment_deadline: chrono::Duration,
 }
 
 /// The attempt this checkout drives: a new one, or the one the order is waiting for.
@@ -59,12 +70,19 @@ pub async fn checkout<R: OrderRepository, P: Payments, C: Clock>(
         repo,
         payments,
         clock,
+        payment_deadline,
     } = deps;
     let order = repo
         .get(user, order_id)
         .await?
         .ok_or(OrderError::NotFound)?;
     let attempt = match (order.status, order.payment_id) {
+        (OrderStatus::PaymentPending, Some(_))
+            if !order.may_redrive(clock.now(), REDRIVE_FENCE) =>
+        {
+            tracing::info!(%order_id, pending_until = ?order.pending_until, "checkout of an attempt being settled by the reconciler");
+            return Err(OrderError::BeingSettled);
+        }
         (OrderStatus::PaymentPending, Some(payment_id)) => {
             tracing::info!(%order_id, attempt = order.checkout_attempt, %payment_id, "checkout continues the pending attempt");
             Attempt {
@@ -75,7 +93,9 @@ pub async fn checkout<R: OrderRepository, P: Payments, C: Clock>(
                 back_to: OrderStatus::PaymentFailed,
             }
         }
-        (status, _) if status.is_payable() => start_attempt(repo, clock, &order).await?,
+        (status, _) if status.is_payable() => {
+            start_attempt(repo, clock, &order, *payment_deadline).await?
+        }
         (status, _) => return Err(OrderError::NotPayable(status)),
     };
 
@@ -127,14 +147,20 @@ async fn start_attempt<R: OrderRepository, C: Clock>(
     repo: &R,
     clock: &C,
     order: &Order,
+    payment_deadline: chrono::Duration,
 ) -> Result<Attempt, OrderError> {
-    let number = order.checkout_attempt + 1;
+    let number = order
+        .checkout_attempt
+        .checked_add(1)
+        .ok_or(OrderError::NotPayable(order.status))?;
     let payment_id = PaymentId::for_idempotency_key(&order.checkout_key(number));
+    let now = clock.now();
     let start = CheckoutStart {
         order,
         attempt: number,
         payment_id,
-        now: clock.now(),
+        pending_until: now + payment_deadline,
+        now,
     };
     if !repo.start_checkout(start).await? {
         // Another checkout changed the order between our read and our write.
@@ -188,6 +214,7 @@ mod tests {
             repo,
             payments,
             clock: SystemClock,
+            payment_deadline: crate::config::PaymentDeadline::default().0,
         }
     }
 
@@ -368,6 +395,7 @@ mod tests {
             repo: &repo,
             payments: &payments,
             clock: shared::clock::FixedClock::at(at),
+            payment_deadline: crate::config::PaymentDeadline::default().0,
         };
         checkout(
             &deps,
@@ -381,5 +409,54 @@ mod tests {
         .unwrap();
         let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
         assert_eq!(stored.updated_at, at);
+    }
+
+    #[tokio::test]
+    async fn a_retried_checkout_drives_the_attempt_on_only_until_30_s_before_its_deadline() {
+        let (repo, order) = setup(OrderStatus::Created);
+        let payments = FakePayments::with_fault(PaymentsFault::AnswerLost);
+        let start = order.updated_at;
+        let deadline = chrono::Duration::seconds(60);
+        let deps = CheckoutDeps {
+            repo: &repo,
+            payments: &payments,
+            clock: shared::clock::FixedClock::at(start),
+            payment_deadline: deadline,
+        };
+        let cid = CorrelationId::generate();
+        let go = || {
+            checkout(
+                &deps,
+                order.user_id,
+                order.id,
+                &EWALLET,
+                &cid,
+                DEFAULT_BUDGET,
+            )
+        };
+        assert!(matches!(
+            go().await,
+            Err(OrderError::PaymentOutcomeUnknown(_))
+        ));
+        let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
+        assert_eq!(stored.pending_until, Some(start + deadline));
+
+        deps.clock.advance(chrono::Duration::seconds(29));
+        assert!(matches!(
+            go().await,
+            Err(OrderError::PaymentOutcomeUnknown(_))
+        ));
+        assert_eq!(payments.requests().len(), 2, "re-driven with the same key");
+
+        deps.clock.advance(chrono::Duration::seconds(1));
+        let err = go().await.unwrap_err();
+        assert!(matches!(err, OrderError::BeingSettled), "{err}");
+        assert_eq!(err.retry_after_secs(), Some(60));
+        assert_eq!(
+            payments.requests().len(),
+            2,
+            "no payment asked for past the fence"
+        );
+        assert_eq!(payments.payments_made().len(), 1);
     }
 }

@@ -46,6 +46,7 @@ pub fn demo_order(user: UserId, n: usize, now: DateTime<Utc>) -> Order {
         details: vec![detail],
         checkout_attempt: 0,
         payment_id: None,
+        pending_until: None,
     }
 }
 

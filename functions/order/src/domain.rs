@@ -30,6 +30,17 @@ pub struct Order {
     pub checkout_attempt: u32,
     /// The payment of the current (or last) checkout attempt.
     pub payment_id: Option<PaymentId>,
+    /// While PaymentPending: when the reconciler takes over settling the attempt.
+    pub pending_until: Option<DateTime<Utc>>,
+}
+
+/// How many partitions the index of pending orders spreads them over: a GSI partition
+/// takes about 1,000 writes/s, and every checkout writes one entry and removes it.
+pub const PENDING_SHARDS: u8 = 4;
+
+/// The index partition of a pending order: fixed by its id, one of `PENDING_SHARDS`.
+pub fn pending_shard(order: OrderId) -> u8 {
+    order.as_uuid().as_bytes()[15] % PENDING_SHARDS
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -67,6 +78,7 @@ impl Order {
             details,
             checkout_attempt: 0,
             payment_id: None,
+            pending_until: None,
         })
     }
 
@@ -74,6 +86,13 @@ impl Order {
     /// payment, a new attempt (after a failed payment) is a new one.
     pub fn checkout_key(&self, attempt: u32) -> String {
         format!("checkout-{}-{attempt}", self.id)
+    }
+
+    /// Whether the order still waits for its attempt's payment at `now` and the attempt
+    /// may be driven on: until `fence` before its deadline (orders from before deadlines
+    /// existed have none and may always be).
+    pub fn may_redrive(&self, now: DateTime<Utc>, fence: chrono::Duration) -> bool {
+        self.pending_until.is_none_or(|until| now + fence < until)
     }
 
     pub fn to_dto(&self) -> OrderDto {

@@ -1,5 +1,10 @@
 //! The orders table: partition key `userId`, sort key `orderId`, so every read names one
 //! user's partition. `nameKey` holds the case-folded name the search filters on.
+//!
+//! A PaymentPending order also carries `pendingShard` and `pendingUntilMs` (epoch
+//! milliseconds: a number, so the index orders and compares it correctly), the keys of the
+//! sparse `byPendingDeadline` index through which the reconciler finds overdue orders. Every
+//! write that takes an order out of PaymentPending removes them.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -11,13 +16,15 @@ use shared::paging::{NameFilter, fold_case};
 use shared::store::{self, Item, Key, Read, Table};
 use shared::{Currency, Money, OrderId, PaymentId, UserId};
 
+use crate::domain::pending_shard;
 use crate::repository::{
-    CheckoutAbandon, CheckoutStart, OrderRepository, PaymentSettlement, RepositoryError,
+    CheckoutAbandon, CheckoutStart, OrderRepository, Overdue, PaymentSettlement, RepositoryError,
     SearchHits, Transition,
 };
 use crate::{Order, OrderDetail};
 
 const KEY: [&str; 2] = ["userId", "orderId"];
+const PENDING_INDEX: &str = "byPendingDeadline";
 
 #[derive(Debug, Clone)]
 pub struct DynamoDbOrderRepository {
@@ -58,6 +65,18 @@ struct OrderItem {
     checkout_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     payment_id: Option<PaymentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_shard: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_until_ms: Option<i64>,
+}
+
+/// An entry of the pending index: just the order's key.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OverdueItem {
+    user_id: UserId,
+    order_id: OrderId,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,6 +112,8 @@ impl From<&Order> for OrderItem {
                 .collect(),
             checkout_attempt: order.checkout_attempt,
             payment_id: order.payment_id,
+            pending_shard: order.pending_until.map(|_| pending_shard(order.id)),
+            pending_until_ms: order.pending_until.map(|until| until.timestamp_millis()),
         }
     }
 }
@@ -120,6 +141,9 @@ impl From<OrderItem> for Order {
                 .collect(),
             checkout_attempt: item.checkout_attempt,
             payment_id: item.payment_id,
+            pending_until: item
+                .pending_until_ms
+                .and_then(DateTime::<Utc>::from_timestamp_millis),
         }
     }
 }
@@ -197,7 +221,8 @@ impl OrderRepository for DynamoDbOrderRepository {
             .update(&key(order.user_id, order.id))
             .condition_expression(format!("#status = :previousStatus AND {previous_attempt}"))
             .update_expression(
-                "SET #status = :pending, checkoutAttempt = :attempt, paymentId = :paymentId, updatedAtUtc = :now",
+                "SET #status = :pending, checkoutAttempt = :attempt, paymentId = :paymentId, \
+                 pendingShard = :shard, pendingUntilMs = :until, updatedAtUtc = :now",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":previousStatus", store::value(&order.status)?)
@@ -205,6 +230,8 @@ impl OrderRepository for DynamoDbOrderRepository {
             .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
             .expression_attribute_values(":attempt", store::value(&start.attempt)?)
             .expression_attribute_values(":paymentId", store::value(&start.payment_id)?)
+            .expression_attribute_values(":shard", store::value(&pending_shard(order.id))?)
+            .expression_attribute_values(":until", store::epoch_millis(start.pending_until))
             .expression_attribute_values(":now", store::value(&start.now)?);
         store::update_if(update).await
     }
@@ -219,7 +246,9 @@ impl OrderRepository for DynamoDbOrderRepository {
             .table
             .update(&key(order.user_id, order.id))
             .condition_expression("#status = :pending AND paymentId = :paymentId")
-            .update_expression("SET #status = :backTo, updatedAtUtc = :now")
+            .update_expression(
+                "SET #status = :backTo, updatedAtUtc = :now REMOVE pendingShard, pendingUntilMs",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
             .expression_attribute_values(":paymentId", store::value(&abandon.payment_id)?)
@@ -245,7 +274,9 @@ impl OrderRepository for DynamoDbOrderRepository {
             .table
             .update(&key)
             .condition_expression("#status = :pending AND paymentId = :paymentId")
-            .update_expression("SET #status = :to, updatedAtUtc = :now")
+            .update_expression(
+                "SET #status = :to, updatedAtUtc = :now REMOVE pendingShard, pendingUntilMs",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
             .expression_attribute_values(":paymentId", store::value(&payment_id)?)
@@ -287,5 +318,38 @@ impl OrderRepository for DynamoDbOrderRepository {
             }
             Err(err) => Err(store::failed(err)),
         }
+    }
+
+    #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    async fn overdue(
+        &self,
+        shard: u8,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Overdue>, RepositoryError> {
+        let page = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("pendingShard = :shard AND pendingUntilMs < :now")
+            .expression_attribute_values(":shard", store::value(&shard)?)
+            .expression_attribute_values(":now", store::epoch_millis(now))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(store::failed)?;
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let key = Key::of_item(&item, &KEY);
+                store::decode::<OverdueItem>(key, item).map(|o| Overdue {
+                    user: o.user_id,
+                    order: o.order_id,
+                })
+            })
+            .collect()
     }
 }

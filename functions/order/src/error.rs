@@ -23,6 +23,9 @@ pub enum OrderError {
     /// left): it may exist, so the order keeps waiting for it.
     #[error("payment outcome unknown")]
     PaymentOutcomeUnknown(#[source] Option<CallError>),
+    /// The attempt is past the point where checkout may drive it on: the reconciler settles it.
+    #[error("payment being settled by the reconciler")]
+    BeingSettled,
     #[error("order process or job not found")]
     ProcessNotFound,
     #[error("order store unavailable")]
@@ -52,14 +55,37 @@ impl ApiError for OrderError {
                     .to_owned(),
                 ..Problem::unavailable()
             },
+            Self::BeingSettled => Problem {
+                detail: "The payment of this order did not finish in time and is being settled; \
+                         the order shows its outcome within a minute or two."
+                    .to_owned(),
+                ..Problem::unavailable()
+            },
             Self::PaymentRefused(_) | Self::Store(_) => Problem::unavailable(),
         }
     }
 
     fn retry_after_secs(&self) -> Option<u64> {
-        matches!(self, Self::PaymentOutcomeUnknown(_)).then_some(RETRY_PENDING_CHECKOUT_SECS)
+        match self {
+            Self::PaymentOutcomeUnknown(_) => Some(RETRY_PENDING_CHECKOUT_SECS),
+            Self::BeingSettled => Some(RETRY_SETTLING_CHECKOUT_SECS),
+            _ => None,
+        }
     }
 }
 
+/// When an order being settled by the reconciler (every minute) is worth looking at again.
+pub const RETRY_SETTLING_CHECKOUT_SECS: u64 = 60;
+
 /// When a checkout whose payment outcome is unknown is worth retrying.
 pub const RETRY_PENDING_CHECKOUT_SECS: u64 = 5;
+
+/// For the reconciler's invocations: a failed run is an error the runtime reports.
+impl From<OrderError> for lambda_runtime::Diagnostic {
+    fn from(err: OrderError) -> Self {
+        Self {
+            error_type: "OrderReconcilerFailed".to_owned(),
+            error_message: shared::telemetry::ErrorChain(&err).to_string(),
+        }
+    }
+}

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod process_status;
 pub mod processes;
 pub mod publisher;
+pub mod reconciler;
 pub mod repository;
 pub mod search;
 pub mod startup;
@@ -23,7 +24,7 @@ pub mod startup;
 use shared::SystemClock;
 
 pub use checkout::CheckoutDeps;
-pub use config::{CheckoutConfig, OrderConfig, PublisherConfig};
+pub use config::{CheckoutConfig, OrderConfig, PublisherConfig, ReconcilerConfig};
 pub use domain::{Order, OrderDetail};
 pub use dynamodb::DynamoDbOrderRepository;
 pub use error::OrderError;

@@ -7,9 +7,12 @@ use shared::contracts::OrderStatus;
 use shared::paging::NameFilter;
 use shared::{OrderId, PaymentId, UserId};
 
+use chrono::{DateTime, Utc};
+
 use crate::Order;
+use crate::domain::pending_shard;
 use crate::repository::{
-    CheckoutAbandon, CheckoutStart, OrderRepository, PaymentSettlement, RepositoryError,
+    CheckoutAbandon, CheckoutStart, OrderRepository, Overdue, PaymentSettlement, RepositoryError,
     SearchHits, Transition,
 };
 use shared::store::Poisoned;
@@ -82,6 +85,7 @@ impl OrderRepository for InMemoryOrderRepository {
         stored.status = OrderStatus::PaymentPending;
         stored.checkout_attempt = start.attempt;
         stored.payment_id = Some(start.payment_id);
+        stored.pending_until = Some(start.pending_until);
         stored.updated_at = start.now;
         Ok(true)
     }
@@ -97,6 +101,7 @@ impl OrderRepository for InMemoryOrderRepository {
                     && stored.payment_id == Some(abandon.payment_id) =>
             {
                 stored.status = abandon.back_to;
+                stored.pending_until = None;
                 stored.updated_at = abandon.now;
                 Ok(true)
             }
@@ -122,8 +127,38 @@ impl OrderRepository for InMemoryOrderRepository {
             return Ok(Transition::Conflict(stored.clone()));
         }
         stored.status = settlement.to;
+        stored.pending_until = None;
         stored.updated_at = settlement.now;
         Ok(Transition::Applied(stored.clone()))
+    }
+
+    async fn overdue(
+        &self,
+        shard: u8,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Overdue>, RepositoryError> {
+        let map = self.lock()?;
+        let mut due: Vec<(DateTime<Utc>, Overdue)> = map
+            .values()
+            .filter(|o| o.status == OrderStatus::PaymentPending && pending_shard(o.id) == shard)
+            .filter_map(|o| {
+                let until = o.pending_until.filter(|until| *until < now)?;
+                Some((
+                    until,
+                    Overdue {
+                        user: o.user_id,
+                        order: o.id,
+                    },
+                ))
+            })
+            .collect();
+        due.sort_by_key(|(until, _)| *until);
+        Ok(due
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(|(_, o)| o)
+            .collect())
     }
 }
 
@@ -150,6 +185,8 @@ pub struct FakePayments {
     fault: Mutex<PaymentsFault>,
     requests: Mutex<Vec<(shared::contracts::PaymentRequest, String)>>,
     payments: Mutex<Vec<String>>,
+    outcomes: Mutex<Vec<(PaymentId, shared::contracts::PaymentStatus)>>,
+    resolved: Mutex<Vec<PaymentId>>,
 }
 
 impl FakePayments {
@@ -177,6 +214,18 @@ impl FakePayments {
     /// The idempotency keys of the payments made (one per key, however often requested).
     pub fn payments_made(&self) -> Vec<String> {
         self.payments.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// The e-wallet decided this payment (else resolving a made payment cancels it: Failed).
+    pub fn decide(&self, payment: PaymentId, status: shared::contracts::PaymentStatus) {
+        if let Ok(mut outcomes) = self.outcomes.lock() {
+            outcomes.push((payment, status));
+        }
+    }
+
+    /// Every payment resolved so far, in order.
+    pub fn resolved(&self) -> Vec<PaymentId> {
+        self.resolved.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
 
@@ -213,6 +262,47 @@ impl crate::payments::Payments for FakePayments {
         Ok(shared::contracts::PaymentResponse {
             payment_id: PaymentId::for_idempotency_key(idempotency_key),
             payment_status: shared::contracts::PaymentStatus::Requested,
+        })
+    }
+
+    async fn resolve(
+        &self,
+        payment_id: PaymentId,
+        _correlation_id: &shared::CorrelationId,
+    ) -> Result<crate::payments::Resolution, shared::client::CallError> {
+        use crate::payments::Resolution;
+        use shared::contracts::PaymentStatus;
+        if let Ok(mut resolved) = self.resolved.lock() {
+            resolved.push(payment_id);
+        }
+        match self.fault.lock().map(|f| *f).unwrap_or_default() {
+            PaymentsFault::Unavailable | PaymentsFault::AnswerLost => {
+                return Err(shared::client::CallError::Status {
+                    url: "fake".into(),
+                    status: 503,
+                    body: String::new(),
+                });
+            }
+            PaymentsFault::Hang => std::future::pending::<()>().await,
+            PaymentsFault::None | PaymentsFault::Rejected => {}
+        }
+        let decided = self.outcomes.lock().ok().and_then(|outcomes| {
+            outcomes
+                .iter()
+                .find(|(id, _)| *id == payment_id)
+                .map(|(_, status)| *status)
+        });
+        if let Some(status) = decided {
+            return Ok(Resolution::Decided(status));
+        }
+        let made = self
+            .payments_made()
+            .iter()
+            .any(|key| PaymentId::for_idempotency_key(key) == payment_id);
+        Ok(if made {
+            Resolution::Decided(PaymentStatus::Failed)
+        } else {
+            Resolution::NoPayment
         })
     }
 }

@@ -24,7 +24,16 @@ pub struct CheckoutStart<'a> {
     pub order: &'a Order,
     pub attempt: u32,
     pub payment_id: PaymentId,
+    /// When the reconciler may settle the attempt if it is still pending.
+    pub pending_until: DateTime<Utc>,
     pub now: DateTime<Utc>,
+}
+
+/// A PaymentPending order found past its deadline by the pending index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overdue {
+    pub user: UserId,
+    pub order: OrderId,
 }
 
 /// A checkout to undo: a PaymentPending order whose payment (`payment_id`) could not be
@@ -102,6 +111,15 @@ pub trait OrderRepository: Send + Sync {
         &self,
         settlement: PaymentSettlement,
     ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send;
+
+    /// Up to `limit` PaymentPending orders of index shard `shard` whose deadline is before
+    /// `now`, earliest first. The index lags: a caller re-reads each order before acting.
+    fn overdue(
+        &self,
+        shard: u8,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Vec<Overdue>, RepositoryError>> + Send;
 }
 
 /// A borrowed repository is one too (tests keep theirs to look at it afterwards).
@@ -148,5 +166,14 @@ impl<T: OrderRepository + ?Sized> OrderRepository for &T {
         settlement: PaymentSettlement,
     ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send {
         (**self).settle_payment(settlement)
+    }
+
+    fn overdue(
+        &self,
+        shard: u8,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Vec<Overdue>, RepositoryError>> + Send {
+        (**self).overdue(shard, now, limit)
     }
 }

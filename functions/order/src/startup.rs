@@ -8,8 +8,9 @@ use shared::client::{CallError, RetrySettings, ServiceClient};
 
 use crate::{
     CheckoutConfig, CheckoutDeps, DynamoDbOrderRepository, DynamoDbProcessRepository, HttpPayments,
-    OrderConfig, OrderDeps, PublisherConfig,
+    OrderConfig, OrderDeps, PublisherConfig, ReconcilerConfig,
     publisher::{SnsPaymentResults, WithFaults},
+    reconciler::ReconcilerDeps,
 };
 
 pub fn order_deps(
@@ -43,5 +44,22 @@ pub fn checkout_deps(
             config.internal_api_url,
         ),
         clock: SystemClock,
+        payment_deadline: config.payment_deadline.0,
+    })
+}
+
+pub fn reconciler_deps(
+    sdk: &SdkConfig,
+    config: ReconcilerConfig,
+) -> Result<
+    ReconcilerDeps<DynamoDbOrderRepository, DynamoDbProcessRepository, HttpPayments>,
+    CallError,
+> {
+    Ok(ReconcilerDeps {
+        orders: order_deps(sdk, config.orders),
+        payments: HttpPayments::new(
+            ServiceClient::new(sdk, RetrySettings::default())?,
+            config.internal_api_url,
+        ),
     })
 }

@@ -2,7 +2,8 @@
 //! DynamoDB adapter, so the fake's conditional-write rules cannot drift from DynamoDB's.
 
 use chrono::{Duration, Utc};
-use order::repository::{CheckoutAbandon, CheckoutStart, PaymentSettlement};
+use order::domain::pending_shard;
+use order::repository::{CheckoutAbandon, CheckoutStart, Overdue, PaymentSettlement};
 use order::{Order, OrderRepository, Transition, demo};
 use shared::contracts::OrderStatus;
 use shared::paging::NameFilter;
@@ -18,6 +19,7 @@ shared::contract_tests! {
         of_two_checkouts_from_one_read_only_one_starts,
         a_checkout_is_abandoned_only_for_its_own_payment,
         a_settlement_applies_once_and_conflicts_with_anything_else,
+        an_overdue_order_is_found_by_its_deadline_until_it_leaves_payment_pending,
     ]
 }
 
@@ -38,6 +40,8 @@ async fn given_pending(repo: &impl OrderRepository) -> (Order, PaymentId) {
         order: &order,
         attempt: 1,
         payment_id: payment,
+        // Far ahead: the stack's reconciler must leave these orders to the test.
+        pending_until: Utc::now() + Duration::days(1),
         now: Utc::now(),
     };
     assert!(repo.start_checkout(start).await.unwrap());
@@ -113,6 +117,7 @@ async fn of_two_checkouts_from_one_read_only_one_starts(repo: &impl OrderReposit
         order: &order,
         attempt: 1,
         payment_id,
+        pending_until: now + Duration::days(1),
         now,
     };
     assert!(repo.start_checkout(start(first)).await.unwrap());
@@ -195,4 +200,83 @@ async fn a_settlement_applies_once_and_conflicts_with_anything_else(repo: &impl 
         repo.settle_payment(unknown).await.unwrap(),
         Transition::NotFound
     );
+}
+
+/// Deadlines ten years ahead, and "now" just after them: the stack's own reconciler (on the
+/// real clock) never sees these orders as overdue, so it cannot race the test.
+async fn an_overdue_order_is_found_by_its_deadline_until_it_leaves_payment_pending(
+    repo: &impl OrderRepository,
+) {
+    let now = Utc::now() + Duration::days(3650);
+    let user = UserId::new_random();
+    let mut pending = Vec::new();
+    for (n, until) in [
+        (1, now - Duration::seconds(2)),
+        (2, now - Duration::seconds(1)),
+        (3, now + Duration::hours(1)),
+    ] {
+        let order = order_of(user, n);
+        given(repo, &order).await;
+        let payment = PaymentId::new_random();
+        let start = CheckoutStart {
+            order: &order,
+            attempt: 1,
+            payment_id: payment,
+            pending_until: until,
+            now: Utc::now(),
+        };
+        assert!(repo.start_checkout(start).await.unwrap());
+        pending.push((order, payment));
+    }
+    let found = |order: &Order| {
+        let order = order.clone();
+        async move {
+            repo.overdue(pending_shard(order.id), now, 1000)
+                .await
+                .unwrap()
+                .contains(&Overdue {
+                    user: order.user_id,
+                    order: order.id,
+                })
+        }
+    };
+    let stored = repo.get(user, pending[0].0.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.pending_until.map(|t| t.timestamp_millis()),
+        Some((now - Duration::seconds(2)).timestamp_millis())
+    );
+    assert!(found(&pending[0].0).await, "past its deadline");
+    assert!(found(&pending[1].0).await, "past its deadline");
+    assert!(!found(&pending[2].0).await, "before its deadline");
+
+    let settled = repo
+        .settle_payment(PaymentSettlement {
+            user,
+            order: pending[0].0.id,
+            payment_id: pending[0].1,
+            to: OrderStatus::PaymentSuccess,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(settled, Transition::Applied(_)));
+    let abandon = CheckoutAbandon {
+        order: &pending[1].0,
+        payment_id: pending[1].1,
+        back_to: OrderStatus::PaymentFailed,
+        now: Utc::now(),
+    };
+    assert!(repo.abandon_checkout(abandon).await.unwrap());
+    assert!(!found(&pending[0].0).await, "settled");
+    assert!(!found(&pending[1].0).await, "abandoned");
+    let after = repo.get(user, pending[1].0.id).await.unwrap().unwrap();
+    assert_eq!(after.pending_until, None);
+    // Leave nothing in the index.
+    let abandon = CheckoutAbandon {
+        order: &pending[2].0,
+        payment_id: pending[2].1,
+        back_to: OrderStatus::PaymentFailed,
+        now: Utc::now(),
+    };
+    assert!(repo.abandon_checkout(abandon).await.unwrap());
 }

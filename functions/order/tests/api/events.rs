@@ -54,6 +54,7 @@ fn every_function_of_the_template_has_samples_sent_through_its_handler() {
             "order-confirm-payment",
             "order-process-status",
             "order-payment-results-publisher",
+            "order-reconciler",
         ],
     );
 }
@@ -100,6 +101,7 @@ async fn every_state_changing_sample_event_gets_its_expected_status() {
             repo,
             payments: FakePayments::default(),
             clock: SystemClock,
+            payment_deadline: order::config::PaymentDeadline::default().0,
         };
         let result = order::checkout::handle(&deps, load(&file), correlation_id.clone()).await;
         let response = shared::http::respond(result, &correlation_id, "/events");
@@ -177,5 +179,38 @@ async fn every_stream_sample_publishes_what_it_should() {
         };
         assert_eq!(published, want, "{file}");
         assert_eq!(topic.published().len(), want, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn every_reconciler_sample_runs_a_reconciliation() {
+    use order::processes::memory::InMemoryProcessRepository;
+    use order::reconciler::{ReconcilerDeps, handle};
+    for file in files_of("order-reconciler") {
+        let payload: serde_json::Value = serde_json::from_str(&read_sample(&file)).unwrap();
+        let mut order = order::demo::demo_order(UserId::new_random(), 1, Utc::now());
+        order.status = OrderStatus::PaymentPending;
+        order.checkout_attempt = 1;
+        order.payment_id = Some(PaymentId::for_idempotency_key(&order.checkout_key(1)));
+        order.pending_until = Some(Utc::now() - chrono::Duration::seconds(1));
+        let deps = ReconcilerDeps {
+            orders: OrderDeps {
+                repo: InMemoryOrderRepository::with([order.clone()]),
+                processes: InMemoryProcessRepository::default(),
+                clock: SystemClock,
+            },
+            payments: FakePayments::default(),
+        };
+        let event = lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default());
+        let report = handle(&deps, event).await.unwrap();
+        assert_eq!(report.made_payable, 1, "{file}");
+        let stored = deps
+            .orders
+            .repo
+            .get(order.user_id, order.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, OrderStatus::PaymentFailed, "{file}");
     }
 }

@@ -72,6 +72,7 @@ impl TestApp {
             repo: &self.repo,
             payments,
             clock: SystemClock,
+            payment_deadline: order::config::PaymentDeadline::default().0,
         };
         let result = order::checkout::handle(&deps, request, cid.clone()).await;
         shared::http::respond(result, &cid, "/test")

@@ -136,3 +136,107 @@ pub async fn order_view(order: &order::Order) -> serde_json::Value {
     .await
     .unwrap()
 }
+
+/// Has the invocation gate (localstack/gate.py) inject a fault into the next `times`
+/// invocations of `function` whose payload contains `matching` (an order id, say):
+/// `hold` forwards it `ms` late, `fail` answers 502 after `ms` without running it, `lose`
+/// runs it and answers 502.
+pub async fn inject(function: &str, matching: &str, action: &str, ms: u64, times: u32) {
+    let response = shared::testing::http()
+        .post(format!("{}/_faults", output("GATE_URL")))
+        .json(&serde_json::json!({
+            "function": function, "match": matching, "action": action, "ms": ms, "times": times
+        }))
+        .send()
+        .await
+        .expect("the gate answers");
+    assert_eq!(response.status(), 201, "fault rule refused");
+}
+
+/// Polls the order until it leaves PaymentPending or `limit` passes; its last view.
+pub async fn final_view(order: &order::Order, limit: std::time::Duration) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let view = order_view(order).await;
+        if view["status"] != "PaymentPending" || started.elapsed() > limit {
+            return view;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The payment rows of every checkout attempt the order has had, as the payment service
+/// stores them (`None` for an attempt whose payment was never recorded).
+pub async fn payments_of(order: &order::Order) -> Vec<Option<serde_json::Value>> {
+    use order::OrderRepository;
+    let config = shared::testing::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let orders = order::DynamoDbOrderRepository::new(
+        client.clone(),
+        shared::testing::local_env("ORDERS_TABLE"),
+    );
+    let attempts = orders
+        .get(order.user_id, order.id)
+        .await
+        .unwrap()
+        .map_or(0, |o| o.checkout_attempt);
+    let mut payments = Vec::new();
+    for attempt in 1..=attempts {
+        let id = shared::PaymentId::for_idempotency_key(&order.checkout_key(attempt));
+        let item = client
+            .get_item()
+            .table_name(shared::testing::local_env("PAYMENTS_TABLE"))
+            .key(
+                "paymentId",
+                aws_sdk_dynamodb::types::AttributeValue::S(id.to_string()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        payments.push(
+            item.item
+                .map(|item| serde_dynamo::from_item::<_, serde_json::Value>(item).unwrap()),
+        );
+    }
+    payments
+}
+
+/// The mock e-wallet's requests for the order (a Scan with a filter: test tables are small).
+pub async fn ewallet_requests_of(order: &order::Order) -> Vec<serde_json::Value> {
+    let config = shared::testing::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(shared::testing::local_env("EWALLET_REQUESTS_TABLE"))
+            .filter_expression("orderId = :order")
+            .expression_attribute_values(
+                ":order",
+                aws_sdk_dynamodb::types::AttributeValue::S(order.id.to_string()),
+            )
+            .set_exclusive_start_key(start.take())
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items.unwrap_or_default() {
+            found.push(serde_dynamo::from_item::<_, serde_json::Value>(item).unwrap());
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return found,
+        }
+    }
+}
+
+/// The successes the customer was charged for and never paid back: at most one per order.
+pub fn kept_successes(payments: &[Option<serde_json::Value>]) -> usize {
+    payments
+        .iter()
+        .flatten()
+        .filter(|p| p["status"] == "Success" && p.get("refundedAt").is_none())
+        .count()
+}
