@@ -54,6 +54,36 @@ class TransformedTemplate(unittest.TestCase):
             with self.subTest(function=name):
                 self.assertTrue(tpl.binary(resource))
 
+    def test_every_function_is_traced_and_logs_to_its_own_group_with_a_retention(self):
+        resources = self.cfn["Resources"]
+        for name, _ in tpl.functions(self.sam):
+            with self.subTest(function=name):
+                props = resources[name]["Properties"]
+                self.assertEqual(props["TracingConfig"], {"Mode": "Active"})
+                group = props["LoggingConfig"]["LogGroup"]["Ref"]
+                self.assertEqual(props["LoggingConfig"]["LogFormat"], "JSON")
+                self.assertEqual(resources[group]["Type"], "AWS::Logs::LogGroup")
+                self.assertIn("RetentionInDays", resources[group]["Properties"])
+
+    def test_every_dead_letter_and_failure_queue_has_an_alarm(self):
+        resources = self.cfn["Resources"]
+        alarmed = set()
+        for resource in resources.values():
+            if resource["Type"] == "AWS::CloudWatch::Alarm":
+                for dimension in resource["Properties"].get("Dimensions", []):
+                    value = dimension["Value"]
+                    if isinstance(value, dict) and "Fn::GetAtt" in value:
+                        alarmed.add(value["Fn::GetAtt"][0])
+        queues = {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"
+                  and ("DeadLetter" in n or "Failure" in n)}
+        self.assertTrue(queues)
+        self.assertEqual(sorted(queues - alarmed), [])
+
+    def test_the_public_api_is_throttled(self):
+        settings = self.cfn["Resources"]["PublicApiStage"]["Properties"]["DefaultRouteSettings"]
+        self.assertIn("ThrottlingRateLimit", settings)
+        self.assertIn("ThrottlingBurstLimit", settings)
+
 
 if __name__ == "__main__":
     unittest.main()
