@@ -181,6 +181,60 @@ pub struct EwalletRefundResponse {
     pub refunded_at: DateTime<Utc>,
 }
 
+/// `POST /api/payment/payment-requests/{paymentRequestId}/cancel` (payment service →
+/// e-wallet), no body: makes a payment request's outcome definite.
+///
+/// - Not yet delivered (or its webhook was refused by the merchant for good, or the firing
+///   delivering it died) → cancelled: `status` is `CANCELLED` with `cancelledAt`, and its
+///   webhook is never sent. A repeated cancel answers the first one.
+/// - Its webhook was delivered → nothing is cancelled: `status` is the delivered verdict
+///   (`SUCCESS`, `FAILED` or `EXPIRED`) with the webhook's `transaction`.
+///
+/// A webhook being delivered right now is a 409 (retry later); an unknown id a 404.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EwalletCancelResponse {
+    pub payment_request_id: String,
+    pub status: EwalletCancelStatus,
+    /// Only with `CANCELLED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Only with a delivered verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<EwalletCancelTransaction>,
+}
+
+/// What a cancel found: cancelled now (or earlier), or the verdict already delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EwalletCancelStatus {
+    Cancelled,
+    Success,
+    Failed,
+    Expired,
+}
+
+impl From<EwalletStatusCode> for EwalletCancelStatus {
+    fn from(code: EwalletStatusCode) -> Self {
+        match code {
+            EwalletStatusCode::Success => Self::Success,
+            EwalletStatusCode::Failed => Self::Failed,
+            EwalletStatusCode::Expired => Self::Expired,
+        }
+    }
+}
+
+/// The delivered webhook's transaction, as a cancel reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EwalletCancelTransaction {
+    pub transaction_id: String,
+    #[serde(with = "crate::money::decimal_cents")]
+    pub amount: i64,
+    pub currency: Currency,
+    pub transaction_time: DateTime<Utc>,
+}
+
 /// The e-wallet's verdict, decided by the amount's cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -4,7 +4,8 @@
 use shared::config::{ConfigError, required};
 use shared::signature::WebhookSecret;
 
-/// payment-request: `PAYMENTS_TABLE`, `EWALLET_API_URL`, `WEBHOOK_URL`, `EWALLET_API_KEY`.
+/// payment-request and payment-resolve (which re-drives a request the same way):
+/// `PAYMENTS_TABLE`, `EWALLET_API_URL`, `WEBHOOK_URL`, `EWALLET_API_KEY`.
 #[derive(Debug, Clone)]
 pub struct RequestConfig {
     pub payments_table: String,

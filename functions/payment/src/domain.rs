@@ -160,6 +160,8 @@ pub struct Payment {
     pub order_confirmed: bool,
     /// A success that no order awaited, paid back through the e-wallet.
     pub refunded_at: Option<DateTime<Utc>>,
+    /// The e-wallet cancelled the request before it was decided (the payment is Failed).
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 impl Payment {
@@ -180,6 +182,7 @@ impl Payment {
             confirming_until: None,
             order_confirmed: false,
             refunded_at: None,
+            cancelled_at: None,
         }
     }
 

@@ -10,7 +10,9 @@ use shared::store::{self, Key, Read, Table};
 use shared::{Currency, Money, OrderId, PaymentId, UserId};
 
 use crate::domain::{ExternalId, IdempotencyKey, Payment, Transaction};
-use crate::repository::{ConfirmationClaim, OutcomeRecord, PaymentRepository, RepositoryError};
+use crate::repository::{
+    ConfirmationClaim, Evidence, OutcomeRecord, PaymentRepository, RepositoryError,
+};
 
 pub const BY_EXTERNAL_ID: &str = "byExternalId";
 const KEY: &str = "paymentId";
@@ -47,6 +49,8 @@ struct PaymentItem {
     order_confirmed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refunded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancelled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,6 +96,7 @@ impl From<&Payment> for PaymentItem {
             confirming_until: payment.confirming_until,
             order_confirmed: payment.order_confirmed,
             refunded_at: payment.refunded_at,
+            cancelled_at: payment.cancelled_at,
         }
     }
 }
@@ -121,6 +126,7 @@ impl From<PaymentItem> for Payment {
             confirming_until: item.confirming_until,
             order_confirmed: item.order_confirmed,
             refunded_at: item.refunded_at,
+            cancelled_at: item.cancelled_at,
         }
     }
 }
@@ -198,23 +204,34 @@ impl PaymentRepository for DynamoDbPaymentRepository {
 
     #[tracing::instrument(skip(self, record), fields(table = %self.0.name(), payment_id = %record.id))]
     async fn record_outcome(&self, record: OutcomeRecord<'_>) -> Result<bool, RepositoryError> {
-        let tx = store::value(&TransactionItem::from(record.transaction))?;
         let update = self
             .0
             .update(&key(record.id))
-            .update_expression(
-                "SET #status = :outcome, \
-                 transactions = list_append(if_not_exists(transactions, :empty), :tx), \
-                 confirmingUntil = :lease, updatedAtUtc = :now",
-            )
             .condition_expression("#status = :requested")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":outcome", store::value(&record.outcome)?)
             .expression_attribute_values(":requested", store::value(&PaymentStatus::Requested)?)
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":tx", AttributeValue::L(vec![tx]))
             .expression_attribute_values(":lease", store::epoch_millis(record.lease_until))
             .expression_attribute_values(":now", store::value(&record.now)?);
+        let update = match record.evidence {
+            Evidence::Transaction(transaction) => update
+                .update_expression(
+                    "SET #status = :outcome, \
+                     transactions = list_append(if_not_exists(transactions, :empty), :tx), \
+                     confirmingUntil = :lease, updatedAtUtc = :now",
+                )
+                .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(
+                    ":tx",
+                    AttributeValue::L(vec![store::value(&TransactionItem::from(transaction))?]),
+                ),
+            Evidence::Cancelled(at) => update
+                .update_expression(
+                    "SET #status = :outcome, cancelledAt = :cancelled, \
+                     confirmingUntil = :lease, updatedAtUtc = :now",
+                )
+                .expression_attribute_values(":cancelled", store::value(&at)?),
+        };
         store::update_if(update).await
     }
 

@@ -17,6 +17,8 @@ pub enum PaymentError {
     KeyReused,
     #[error("no payment for this e-wallet payment request")]
     NotFound,
+    #[error("no payment with this id")]
+    NoSuchPayment,
     #[error("the webhook does not match the payment: {0}")]
     Mismatch(&'static str),
     #[error("the payment is already {recorded:?}; a {received:?} outcome is not applied")]
@@ -28,17 +30,28 @@ pub enum PaymentError {
     ConfirmationInProgress { retry_after_secs: u64 },
     #[error("the e-wallet did not take the payment request")]
     Ewallet(#[source] GatewayError),
+    /// Resolving a payment needs the e-wallet's answer; it was busy or failed, and
+    /// nothing changed.
+    #[error("the e-wallet did not settle the payment")]
+    Unsettled(#[source] GatewayError),
     #[error("the order service did not take the confirmation")]
     OrderService(#[source] GatewayError),
     #[error("payment store unavailable")]
     Store(#[from] RepositoryError),
 }
 
+/// When a resolve the e-wallet could not settle may be tried again: a webhook being
+/// delivered is done within seconds, and a firing that died frees its request after its
+/// 60 s lease.
+pub const UNSETTLED_RETRY_AFTER_SECS: u64 = 10;
+
 impl ApiError for PaymentError {
-    /// Another delivery is confirming: the provider retries after a few seconds.
+    /// Another delivery is confirming: the provider retries after a few seconds. The
+    /// e-wallet could not settle a resolve: the reconciler retries later.
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::ConfirmationInProgress { retry_after_secs } => Some(*retry_after_secs),
+            Self::Unsettled(_) => Some(UNSETTLED_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -51,6 +64,7 @@ impl ApiError for PaymentError {
                 "This Idempotency-Key was used for a payment request with another user, order or amount.",
             ),
             Self::NotFound => Problem::not_found("No payment for this paymentRequestId."),
+            Self::NoSuchPayment => Problem::not_found("No payment with this paymentId."),
             Self::Mismatch(what) => Problem::conflict(format!(
                 "The webhook's {what} does not match the payment's."
             )),
@@ -60,6 +74,7 @@ impl ApiError for PaymentError {
             )),
             Self::ConfirmationInProgress { .. }
             | Self::Ewallet(_)
+            | Self::Unsettled(_)
             | Self::OrderService(_)
             | Self::Store(_) => Problem::unavailable(),
         }
@@ -76,6 +91,7 @@ mod tests {
             (ValidationError::new("amount", "x").into(), 400),
             (SignatureError::Stale.into(), 401),
             (PaymentError::NotFound, 404),
+            (PaymentError::NoSuchPayment, 404),
             (PaymentError::KeyReused, 409),
             (PaymentError::Mismatch("totalAmount"), 409),
             (
@@ -95,10 +111,24 @@ mod tests {
                 PaymentError::Ewallet(GatewayError::Unavailable("down")),
                 503,
             ),
+            (
+                PaymentError::Unsettled(GatewayError::Unavailable("busy")),
+                503,
+            ),
         ];
         for (err, status) in cases {
             assert_eq!(err.problem().status, status, "{err}");
         }
+    }
+
+    #[test]
+    fn an_unsettled_resolve_says_when_to_retry() {
+        let err = PaymentError::Unsettled(GatewayError::Unavailable("busy"));
+        assert_eq!(err.retry_after_secs(), Some(UNSETTLED_RETRY_AFTER_SECS));
+        assert_eq!(
+            PaymentError::Ewallet(GatewayError::Unavailable("down")).retry_after_secs(),
+            None
+        );
     }
 
     #[test]

@@ -1,20 +1,22 @@
 //! The two services the payment service calls: the e-wallet (a third party, unsigned
-//! calls) and the order service's confirm-payment (internal, IAM-signed calls). Both
+//! calls: payment requests, refunds, cancels) and the order service's confirm-payment
+//! (internal, IAM-signed calls). Both
 //! adapters go through `shared::client::ServiceClient`, which retries transient failures
 //! with backoff and sends the correlation id and an idempotency key.
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
-use shared::CorrelationId;
 use shared::api_key::{self, ApiKey};
 use shared::client::{CallContext, CallError, ServiceClient};
 use shared::contracts::{
-    ConfirmPaymentRequest, EwalletPaymentRequest, EwalletPaymentResponse, EwalletRefundResponse,
-    MerchantData,
+    ConfirmPaymentRequest, EwalletCancelResponse, EwalletCancelStatus, EwalletPaymentRequest,
+    EwalletPaymentResponse, EwalletRefundResponse, MerchantData, PaymentStatus,
 };
+use shared::{CorrelationId, ValidationError};
 
-use crate::domain::{ExternalId, Payment};
+use crate::domain::{ExternalId, Payment, Transaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -70,7 +72,70 @@ pub trait Refunds: Send + Sync {
         &self,
         payment: &Payment,
         correlation_id: &CorrelationId,
-    ) -> impl Future<Output = Result<chrono::DateTime<chrono::Utc>, GatewayError>> + Send;
+    ) -> impl Future<Output = Result<DateTime<Utc>, GatewayError>> + Send;
+}
+
+/// What the e-wallet's cancel found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelAnswer {
+    /// Cancelled at this time (now, or by an earlier call): the e-wallet never takes this
+    /// payment and never reports on it.
+    Cancelled { at: DateTime<Utc> },
+    /// Its outcome was reported before the cancel: it stands, with its transaction.
+    Decided {
+        status: PaymentStatus,
+        transaction: Transaction,
+    },
+}
+
+/// The e-wallet's cancel, as resolving a payment needs it.
+pub trait Cancellations: Send + Sync {
+    /// Cancels `payment`'s request unless its outcome was reported; a repeated call
+    /// answers the same. A request whose webhook is being delivered right now is an error
+    /// (a 409): the caller tries again later.
+    fn cancel(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> impl Future<Output = Result<CancelAnswer, GatewayError>> + Send;
+}
+
+/// Reads the e-wallet's cancel answer about `payment`: a verdict must carry a transaction
+/// for the payment's own amount and currency, or it is not recorded.
+pub fn cancel_answer(
+    payment: &Payment,
+    answer: EwalletCancelResponse,
+) -> Result<CancelAnswer, ValidationError> {
+    if payment.external_id.as_ref().map(ExternalId::as_str) != Some(&answer.payment_request_id) {
+        return Err(ValidationError::new(
+            "paymentRequestId",
+            "is not the payment request that was cancelled",
+        ));
+    }
+    let status = match answer.status {
+        EwalletCancelStatus::Cancelled => {
+            let at = answer
+                .cancelled_at
+                .ok_or_else(|| ValidationError::new("cancelledAt", "is required with CANCELLED"))?;
+            return Ok(CancelAnswer::Cancelled { at });
+        }
+        EwalletCancelStatus::Success => PaymentStatus::Success,
+        EwalletCancelStatus::Failed => PaymentStatus::Failed,
+        EwalletCancelStatus::Expired => PaymentStatus::Expired,
+    };
+    let tx = answer.transaction.ok_or_else(|| {
+        ValidationError::new("transaction", "is required with a reported outcome")
+    })?;
+    if tx.amount != payment.amount.cents() || tx.currency != payment.amount.currency() {
+        return Err(ValidationError::new(
+            "transaction.amount",
+            "differs from the payment's amount or currency",
+        ));
+    }
+    Ok(CancelAnswer::Decided {
+        status,
+        transaction: Transaction::new(&tx.transaction_id, tx.amount, tx.transaction_time)?,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +227,7 @@ impl Refunds for HttpEwallet {
         &self,
         payment: &Payment,
         correlation_id: &CorrelationId,
-    ) -> Result<chrono::DateTime<chrono::Utc>, GatewayError> {
+    ) -> Result<DateTime<Utc>, GatewayError> {
         let Some(external) = &payment.external_id else {
             return Err(GatewayError::Unavailable(
                 "the payment has no e-wallet id to refund",
@@ -183,6 +248,36 @@ impl Refunds for HttpEwallet {
             .post_bytes(&url, b"{}".to_vec(), &[(api_key::HEADER, api_key)], ctx)
             .await?;
         Ok(answer.refunded_at)
+    }
+}
+
+impl Cancellations for HttpEwallet {
+    #[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
+    async fn cancel(
+        &self,
+        payment: &Payment,
+        correlation_id: &CorrelationId,
+    ) -> Result<CancelAnswer, GatewayError> {
+        let Some(external) = &payment.external_id else {
+            return Err(GatewayError::Unavailable(
+                "the payment has no e-wallet id to cancel",
+            ));
+        };
+        let url = join(
+            &self.api_url,
+            &format!("/api/payment/payment-requests/{external}/cancel"),
+        );
+        let key = format!("cancel-{}", payment.id);
+        let ctx = CallContext {
+            correlation_id,
+            idempotency_key: &key,
+        };
+        let api_key = String::from_utf8_lossy(self.api_key.expose()).into_owned();
+        let answer: EwalletCancelResponse = self
+            .client
+            .post_bytes(&url, b"{}".to_vec(), &[(api_key::HEADER, api_key)], ctx)
+            .await?;
+        cancel_answer(payment, answer).map_err(GatewayError::BadAnswer)
     }
 }
 
@@ -235,6 +330,101 @@ impl OrderConfirmation for HttpOrderConfirmation {
             Err(CallError::Decode { .. }) => Ok(Confirmation::Confirmed),
             Err(err) if err.status() == Some(409) => Ok(Confirmation::NotAwaited),
             Err(err) => Err(err.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use shared::contracts::EwalletCancelTransaction;
+    use shared::{Currency, Money, OrderId, UserId};
+
+    use super::*;
+    use crate::domain::{IdempotencyKey, NewPayment};
+
+    fn payment() -> Payment {
+        let new = NewPayment {
+            key: IdempotencyKey::parse("cancel-answer-test").unwrap(),
+            user_id: UserId::new_random(),
+            order_id: OrderId::new_random(),
+            amount: Money::from_cents(10099, Currency::USD),
+        };
+        let mut payment = Payment::requested(&new, Utc::now());
+        payment.external_id = Some(ExternalId::parse("ewallet-1").unwrap());
+        payment
+    }
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+    }
+
+    fn answer(status: EwalletCancelStatus) -> EwalletCancelResponse {
+        EwalletCancelResponse {
+            payment_request_id: "ewallet-1".into(),
+            status,
+            cancelled_at: Some(at()),
+            transaction: Some(EwalletCancelTransaction {
+                transaction_id: "tx-1".into(),
+                amount: 10099,
+                currency: Currency::USD,
+                transaction_time: at(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_cancel_or_a_reported_verdict_is_read_as_such() {
+        let payment = payment();
+        assert_eq!(
+            cancel_answer(&payment, answer(EwalletCancelStatus::Cancelled)),
+            Ok(CancelAnswer::Cancelled { at: at() })
+        );
+        for (wire, status) in [
+            (EwalletCancelStatus::Success, PaymentStatus::Success),
+            (EwalletCancelStatus::Failed, PaymentStatus::Failed),
+            (EwalletCancelStatus::Expired, PaymentStatus::Expired),
+        ] {
+            assert_eq!(
+                cancel_answer(&payment, answer(wire)),
+                Ok(CancelAnswer::Decided {
+                    status,
+                    transaction: Transaction::new("tx-1", 10099, at()).unwrap(),
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_that_does_not_fit_the_payment_is_unusable() {
+        let payment = payment();
+        let mut other_request = answer(EwalletCancelStatus::Cancelled);
+        other_request.payment_request_id = "ewallet-2".into();
+        let mut no_time = answer(EwalletCancelStatus::Cancelled);
+        no_time.cancelled_at = None;
+        let mut no_transaction = answer(EwalletCancelStatus::Success);
+        no_transaction.transaction = None;
+        let mut other_amount = answer(EwalletCancelStatus::Success);
+        if let Some(tx) = other_amount.transaction.as_mut() {
+            tx.amount = 10098;
+        }
+        let mut other_currency = answer(EwalletCancelStatus::Success);
+        if let Some(tx) = other_currency.transaction.as_mut() {
+            tx.currency = Currency::parse("EUR").unwrap();
+        }
+        let mut blank_id = answer(EwalletCancelStatus::Success);
+        if let Some(tx) = blank_id.transaction.as_mut() {
+            tx.transaction_id = String::new();
+        }
+        for (bad, field) in [
+            (other_request, "paymentRequestId"),
+            (no_time, "cancelledAt"),
+            (no_transaction, "transaction"),
+            (other_amount, "transaction.amount"),
+            (other_currency, "transaction.amount"),
+            (blank_id, "transaction.transactionId"),
+        ] {
+            assert_eq!(cancel_answer(&payment, bad).unwrap_err().field, field);
         }
     }
 }

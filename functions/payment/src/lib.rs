@@ -1,5 +1,6 @@
-//! The payment service: records payments, asks the e-wallet for them, and applies the
-//! e-wallet's signed webhook exactly once. Each binary in `src/bin` is one Lambda
+//! The payment service: records payments, asks the e-wallet for them, applies the
+//! e-wallet's signed webhook exactly once, and resolves a payment for the order service's
+//! reconciler. Each binary in `src/bin` is one Lambda
 //! function that builds its dependencies once per cold start.
 
 pub mod config;
@@ -11,6 +12,7 @@ pub mod gateway;
 pub mod memory;
 pub mod repository;
 pub mod request;
+pub mod resolve;
 pub mod startup;
 pub mod webhook;
 
@@ -18,7 +20,8 @@ pub use config::{RequestConfig, WebhookConfig};
 pub use domain::{ExternalId, IdempotencyKey, NewPayment, Payment, Transaction};
 pub use dynamodb::DynamoDbPaymentRepository;
 pub use error::PaymentError;
-pub use gateway::{Ewallet, HttpEwallet, HttpOrderConfirmation, OrderConfirmation};
+pub use gateway::{Cancellations, Ewallet, HttpEwallet, HttpOrderConfirmation, OrderConfirmation};
 pub use repository::{PaymentRepository, RepositoryError};
 pub use request::RequestDeps;
+pub use resolve::ResolveDeps;
 pub use webhook::WebhookDeps;

@@ -3,20 +3,25 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use shared::contracts::PaymentStatus;
 use shared::{CorrelationId, PaymentId};
 
 use crate::domain::{ExternalId, Payment};
-use crate::gateway::{Confirmation, Ewallet, GatewayError, OrderConfirmation};
-use crate::repository::{ConfirmationClaim, OutcomeRecord, PaymentRepository, RepositoryError};
+use crate::gateway::{
+    CancelAnswer, Cancellations, Confirmation, Ewallet, GatewayError, OrderConfirmation,
+};
+use crate::repository::{
+    ConfirmationClaim, Evidence, OutcomeRecord, PaymentRepository, RepositoryError,
+};
 use shared::store::Poisoned;
 
-#[derive(Debug, Default)]
+/// Clones share the same payments, so a test can play a concurrent writer.
+#[derive(Debug, Default, Clone)]
 pub struct InMemoryPaymentRepository {
-    payments: Mutex<HashMap<PaymentId, Payment>>,
+    payments: Arc<Mutex<HashMap<PaymentId, Payment>>>,
 }
 
 impl InMemoryPaymentRepository {
@@ -99,7 +104,10 @@ impl PaymentRepository for InMemoryPaymentRepository {
             |p| p.status == PaymentStatus::Requested,
             |p| {
                 p.status = record.outcome;
-                p.transactions.push(record.transaction.clone());
+                match record.evidence {
+                    Evidence::Transaction(transaction) => p.transactions.push(transaction.clone()),
+                    Evidence::Cancelled(at) => p.cancelled_at = Some(at),
+                }
                 p.confirming_until = Some(record.lease_until);
                 p.updated_at = record.now;
             },
@@ -182,11 +190,15 @@ impl PaymentRepository for InMemoryPaymentRepository {
 }
 
 /// An e-wallet that answers `ewallet-<paymentId>` (idempotent, like a real provider),
-/// counts its calls and fails the next `n` when told to.
+/// counts its calls and fails the next `n` when told to. Its cancel answers what it is
+/// told (by default: cancelled, at the first cancel's time) and can be told to fail.
 #[derive(Debug, Default)]
 pub struct FakeEwallet {
     calls: AtomicU32,
     failures: AtomicU32,
+    cancels: AtomicU32,
+    cancel_failures: AtomicU32,
+    cancel_answer: Mutex<Option<CancelAnswer>>,
 }
 
 impl FakeEwallet {
@@ -196,6 +208,22 @@ impl FakeEwallet {
 
     pub fn fail_next(&self, n: u32) {
         self.failures.store(n, Ordering::SeqCst);
+    }
+
+    pub fn cancels(&self) -> u32 {
+        self.cancels.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` cancels fail (as a busy or unreachable e-wallet does).
+    pub fn fail_next_cancels(&self, n: u32) {
+        self.cancel_failures.store(n, Ordering::SeqCst);
+    }
+
+    /// What every cancel answers from now on.
+    pub fn answer_cancels_with(&self, answer: CancelAnswer) {
+        if let Ok(mut slot) = self.cancel_answer.lock() {
+            *slot = Some(answer);
+        }
     }
 }
 
@@ -217,6 +245,31 @@ impl Ewallet for FakeEwallet {
             return Err(GatewayError::Unavailable("fake e-wallet told to fail"));
         }
         ExternalId::parse(&format!("ewallet-{}", payment.id)).map_err(GatewayError::BadAnswer)
+    }
+}
+
+impl Cancellations for FakeEwallet {
+    async fn cancel(
+        &self,
+        payment: &Payment,
+        _correlation_id: &CorrelationId,
+    ) -> Result<CancelAnswer, GatewayError> {
+        self.cancels.fetch_add(1, Ordering::SeqCst);
+        if payment.external_id.is_none() {
+            return Err(GatewayError::Unavailable(
+                "the payment has no e-wallet id to cancel",
+            ));
+        }
+        if take_one(&self.cancel_failures) {
+            return Err(GatewayError::Unavailable("fake e-wallet told to fail"));
+        }
+        let mut slot = self
+            .cancel_answer
+            .lock()
+            .map_err(|_| GatewayError::Unavailable("fake e-wallet poisoned"))?;
+        Ok(slot
+            .get_or_insert_with(|| CancelAnswer::Cancelled { at: Utc::now() })
+            .clone())
     }
 }
 

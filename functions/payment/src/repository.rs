@@ -8,15 +8,25 @@ use crate::domain::{ExternalId, Payment, Transaction};
 
 pub use shared::store::StoreError as RepositoryError;
 
-/// A webhook's outcome to record: Requested → `outcome`, appending `transaction` and
-/// taking the confirm lease until `lease_until`.
+/// An outcome to record: Requested → `outcome`, keeping what decided it and taking the
+/// confirm lease until `lease_until`.
 #[derive(Debug, Clone, Copy)]
 pub struct OutcomeRecord<'a> {
     pub id: PaymentId,
     pub outcome: PaymentStatus,
-    pub transaction: &'a Transaction,
+    pub evidence: Evidence<'a>,
     pub lease_until: DateTime<Utc>,
     pub now: DateTime<Utc>,
+}
+
+/// What decided an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence<'a> {
+    /// The e-wallet's transaction (from its webhook, or from a cancel that found the
+    /// webhook delivered), appended to the payment's transactions.
+    Transaction(&'a Transaction),
+    /// The e-wallet cancelled the request at this time: no money moved.
+    Cancelled(DateTime<Utc>),
 }
 
 /// A delivery's claim on confirming a payment in `status`: the lease goes to `lease_until`,
@@ -59,8 +69,8 @@ pub trait PaymentRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 
-    /// Records the outcome and takes the confirm lease in one write; only while the
-    /// payment is Requested.
+    /// Records the outcome with its evidence and takes the confirm lease in one write;
+    /// only while the payment is Requested.
     fn record_outcome(
         &self,
         record: OutcomeRecord<'_>,

@@ -16,7 +16,7 @@ use shared::http::{HandlerResult, invocation_deadline_ms, json, json_body, path_
 use shared::{Clock, CorrelationId, Money, SystemClock, UserId, ValidationError};
 
 use crate::domain::{IdempotencyKey, NewPayment, Payment};
-use crate::gateway::{CALL_CAP, CALL_MARGIN, Ewallet, within};
+use crate::gateway::{CALL_CAP, CALL_MARGIN, Ewallet, GatewayError, within};
 use crate::{PaymentError, PaymentRepository, RepositoryError};
 
 /// What the payment request needs, built once per cold start.
@@ -79,25 +79,46 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet, C: Clock>(
         tracing::info!(payment_id = %payment.id, external_id = %external, "payment already requested from the e-wallet");
         return Ok(payment.response());
     }
-
-    let external = within(
+    let payment = ask_ewallet(
+        &deps.repo,
+        &deps.ewallet,
+        &deps.clock,
+        payment,
+        correlation_id,
         budget,
-        deps.ewallet.request_payment(&payment, correlation_id),
+        PaymentError::Ewallet,
     )
-    .await
-    .map_err(PaymentError::Ewallet)?;
-    if deps
-        .repo
-        .set_external_id(payment.id, &external, deps.clock.now())
+    .await?;
+    Ok(payment.response())
+}
+
+/// Asks the e-wallet for `payment` within `budget` and stores the id it answers; returns
+/// the payment as stored then. Idempotent on the payment's id (the call's idempotency
+/// key): a repeat gets the same e-wallet request. `failed` names what an e-wallet failure
+/// means to the caller.
+pub(crate) async fn ask_ewallet<R: PaymentRepository, E: Ewallet, C: Clock>(
+    repo: &R,
+    ewallet: &E,
+    clock: &C,
+    mut payment: Payment,
+    correlation_id: &CorrelationId,
+    budget: Duration,
+    failed: fn(GatewayError) -> PaymentError,
+) -> Result<Payment, PaymentError> {
+    let external = within(budget, ewallet.request_payment(&payment, correlation_id))
+        .await
+        .map_err(failed)?;
+    if repo
+        .set_external_id(payment.id, &external, clock.now())
         .await?
     {
         tracing::info!(payment_id = %payment.id, external_id = %external, "payment requested from the e-wallet");
-        return Ok(payment.response());
+        payment.external_id = Some(external);
+        return Ok(payment);
     }
     // A concurrent attempt stored another e-wallet id (a provider that ignored our
     // idempotency key): the stored one stays, its webhook is the one that counts.
-    let stored = deps
-        .repo
+    let stored = repo
         .get(payment.id)
         .await?
         .ok_or_else(|| vanished(&payment))?;
@@ -107,10 +128,10 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet, C: Clock>(
         stored_external_id = ?stored.external_id,
         "the e-wallet answered another payment request id than the stored one; keeping the stored one"
     );
-    Ok(stored.response())
+    Ok(stored)
 }
 
-fn vanished(payment: &Payment) -> RepositoryError {
+pub(crate) fn vanished(payment: &Payment) -> RepositoryError {
     RepositoryError::Corrupt {
         key: format!("paymentId={}", payment.id),
         reason: "the payment vanished after it was written".into(),

@@ -10,7 +10,9 @@ use shared::client::{CallError, RetrySettings, ServiceClient};
 use shared::store::Table;
 
 use crate::gateway::{HttpEwallet, HttpOrderConfirmation};
-use crate::{DynamoDbPaymentRepository, RequestConfig, RequestDeps, WebhookConfig, WebhookDeps};
+use crate::{
+    DynamoDbPaymentRepository, RequestConfig, RequestDeps, ResolveDeps, WebhookConfig, WebhookDeps,
+};
 
 /// Outbound calls must finish well inside the function's 10 s timeout: two quick
 /// retries, then the caller (checkout, or the e-wallet's redelivery) retries later.
@@ -38,6 +40,25 @@ pub fn request_deps(
             config.ewallet_api_key,
         ),
         clock: SystemClock,
+    })
+}
+
+/// The same table and e-wallet as the payment request: a resolve re-drives a request
+/// exactly as it was made, then cancels it.
+pub fn resolve_deps(
+    sdk: &SdkConfig,
+    config: RequestConfig,
+    retry: RetrySettings,
+) -> Result<ResolveDeps<DynamoDbPaymentRepository, HttpEwallet>, CallError> {
+    let RequestDeps {
+        repo,
+        ewallet,
+        clock,
+    } = request_deps(sdk, config, retry)?;
+    Ok(ResolveDeps {
+        repo,
+        ewallet,
+        clock,
     })
 }
 

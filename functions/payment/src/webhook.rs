@@ -24,7 +24,7 @@ use shared::{Clock, CorrelationId, Currency, OrderId, PaymentId, SystemClock, Va
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
 use crate::gateway::{CALL_CAP, CALL_MARGIN, Confirmation, OrderConfirmation, Refunds, within};
-use crate::repository::{ConfirmationClaim, OutcomeRecord};
+use crate::repository::{ConfirmationClaim, Evidence, OutcomeRecord};
 use crate::{PaymentError, PaymentRepository};
 
 /// Lost races before a delivery gives up and asks for a retry (each loss means another
@@ -164,7 +164,7 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Cl
                 let record = OutcomeRecord {
                     id,
                     outcome: outcome.status,
-                    transaction: &outcome.transaction,
+                    evidence: Evidence::Transaction(&outcome.transaction),
                     lease_until: lease,
                     now,
                 };
@@ -448,7 +448,7 @@ mod tests {
                 .record_outcome(OutcomeRecord {
                     id: payment.id,
                     outcome: PaymentStatus::Success,
-                    transaction: &success.transaction,
+                    evidence: Evidence::Transaction(&success.transaction),
                     lease_until: lease,
                     now,
                 })
@@ -483,7 +483,7 @@ mod tests {
             .record_outcome(OutcomeRecord {
                 id: payment.id,
                 outcome: PaymentStatus::Success,
-                transaction: &success.transaction,
+                evidence: Evidence::Transaction(&success.transaction),
                 lease_until: lease_until(then),
                 now: then,
             })

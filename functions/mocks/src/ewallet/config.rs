@@ -54,14 +54,15 @@ fn webhook_urls_from_env() -> Result<Vec<NotificationUri>, ConfigError> {
     Ok(urls)
 }
 
-/// ewallet-refund: `EWALLET_REQUESTS_TABLE` and the merchant's `EWALLET_API_KEY`.
+/// ewallet-refund and ewallet-cancel (the merchant's calls about a request it made):
+/// `EWALLET_REQUESTS_TABLE` and the merchant's `EWALLET_API_KEY`.
 #[derive(Debug, Clone)]
-pub struct RefundConfig {
+pub struct MerchantApiConfig {
     pub requests_table: String,
     pub api_key: ApiKey,
 }
 
-impl RefundConfig {
+impl MerchantApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             requests_table: required("EWALLET_REQUESTS_TABLE")?,

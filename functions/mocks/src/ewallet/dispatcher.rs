@@ -12,6 +12,7 @@
 //!   invocation is retried.
 //!
 //! An event that names no known request is logged and answered `Ok` for the same reason.
+//! A request the merchant cancelled is never claimed, so its webhook is never sent.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -52,7 +53,7 @@ pub enum Dispatched {
     },
     /// The receiver refused it for good.
     Rejected { status: u16 },
-    /// Sent or rejected by an earlier firing: nothing to do.
+    /// Sent or rejected by an earlier firing, or cancelled by the merchant: nothing to do.
     AlreadySettled,
     /// Another firing holds the request now.
     Busy,
@@ -201,7 +202,7 @@ where
         };
         span.record("correlation_id", request.correlation_id.as_str());
         if request.status.is_settled() {
-            tracing::info!(status = %request.status, "already settled by an earlier firing");
+            tracing::info!(status = %request.status, "already settled (sent, rejected or cancelled)");
             return Ok(Dispatched::AlreadySettled);
         }
 
@@ -450,6 +451,51 @@ mod tests {
             Dispatched::AlreadySettled
         );
         assert_eq!(d.sender.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_firing_after_a_cancel_delivers_nothing() {
+        let d = dispatcher();
+        let pending = given_request(&d, 10099).await;
+        let released = given_request(&d, 10099).await;
+        let now = d.clock.now();
+        // Cancelled while Pending; and cancelled after its firing's lease ran out.
+        let dead = Claim {
+            token: "a-firing-that-died".into(),
+            lease_until: now + LEASE,
+        };
+        assert!(d.repo.claim(released, now, &dead).await.unwrap());
+        d.clock.advance(LEASE + Duration::seconds(1));
+        for id in [pending, released] {
+            assert!(matches!(
+                d.repo.cancel(id, d.clock.now()).await.unwrap(),
+                crate::ewallet::repository::Cancel::Cancelled(_)
+            ));
+
+            assert_eq!(
+                d.dispatch(event(id)).await.unwrap(),
+                Dispatched::AlreadySettled
+            );
+            // A claim that raced past the read is refused too.
+            let late = Claim {
+                token: "late".into(),
+                lease_until: d.clock.now() + LEASE,
+            };
+            assert!(!d.repo.claim(id, d.clock.now(), &late).await.unwrap());
+        }
+        assert!(d.sender.sent().is_empty());
+        // The dead firing cannot settle what was cancelled under it.
+        let at = d.clock.now();
+        assert!(
+            !d.repo
+                .settle(released, &dead.token, &Settlement::Released { at })
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            d.repo.get(released).await.unwrap().unwrap().status,
+            RequestStatus::Cancelled
+        );
     }
 
     #[tokio::test]

@@ -146,13 +146,15 @@ impl NewPaymentRequest {
 }
 
 /// Where a payment request is in its life: scheduled and waiting, being delivered by one
-/// firing (which holds a lease), delivered, or refused for good by the receiver.
+/// firing (which holds a lease), delivered, refused for good by the receiver, or
+/// cancelled by the merchant before its webhook was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestStatus {
     Pending,
     Sending,
     Sent,
     Rejected,
+    Cancelled,
 }
 
 impl RequestStatus {
@@ -162,12 +164,13 @@ impl RequestStatus {
             Self::Sending => "Sending",
             Self::Sent => "Sent",
             Self::Rejected => "Rejected",
+            Self::Cancelled => "Cancelled",
         }
     }
 
     /// Nothing more will ever be sent for a settled request.
     pub const fn is_settled(self) -> bool {
-        matches!(self, Self::Sent | Self::Rejected)
+        matches!(self, Self::Sent | Self::Rejected | Self::Cancelled)
     }
 }
 
@@ -194,11 +197,15 @@ pub struct EwalletRequest {
     /// How many firings claimed it.
     pub attempts: u32,
     pub outcome: Option<EwalletStatusCode>,
+    /// The delivered webhook's transaction id (set with `Sent`).
+    pub transaction_id: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     /// The receiver's status when it refused the webhook for good.
     pub rejected_status: Option<u16>,
     /// When the merchant had a successful payment paid back.
     pub refunded_at: Option<DateTime<Utc>>,
+    /// When the merchant cancelled the request before its webhook was delivered.
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// The merchant's reference (its Idempotency-Key), echoed in the webhook.
     pub merchant_reference: Option<String>,
 }
@@ -223,9 +230,11 @@ impl EwalletRequest {
             created_at: now,
             attempts: 0,
             outcome: None,
+            transaction_id: None,
             sent_at: None,
             rejected_status: None,
             refunded_at: None,
+            cancelled_at: None,
             merchant_reference: None,
         }
     }

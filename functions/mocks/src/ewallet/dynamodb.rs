@@ -12,7 +12,7 @@ use shared::{Currency, Money, OrderId};
 
 use super::domain::{EwalletRequest, NotificationUri, PaymentRequestId, RequestStatus};
 use super::repository::{
-    Claim, EwalletRequestRepository, Insert, Refund, RepositoryError, Settlement,
+    Cancel, Claim, EwalletRequestRepository, Insert, Refund, RepositoryError, Settlement,
 };
 
 const KEY: &str = "paymentRequestId";
@@ -40,6 +40,8 @@ struct RequestItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     outcome: Option<EwalletStatusCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     sent_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rejected_status: Option<u16>,
@@ -49,6 +51,8 @@ struct RequestItem {
     expires_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refunded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancelled_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     merchant_reference: Option<String>,
 }
@@ -72,10 +76,12 @@ impl From<&EwalletRequest> for RequestItem {
             updated_at_utc: request.created_at,
             attempts: request.attempts,
             outcome: request.outcome,
+            transaction_id: request.transaction_id.clone(),
             sent_at: request.sent_at,
             rejected_status: request.rejected_status,
             expires_at: (request.created_at + KEEP_REQUESTS).timestamp(),
             refunded_at: request.refunded_at,
+            cancelled_at: request.cancelled_at,
             merchant_reference: request.merchant_reference.clone(),
         }
     }
@@ -95,9 +101,11 @@ impl From<RequestItem> for EwalletRequest {
             created_at: item.created_at_utc,
             attempts: item.attempts,
             outcome: item.outcome,
+            transaction_id: item.transaction_id,
             sent_at: item.sent_at,
             rejected_status: item.rejected_status,
             refunded_at: item.refunded_at,
+            cancelled_at: item.cancelled_at,
             merchant_reference: item.merchant_reference,
         }
     }
@@ -108,6 +116,37 @@ fn key(id: PaymentRequestId) -> Key {
 }
 
 impl EwalletRequestRepository for DynamoDbEwalletRequests {
+    #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
+    async fn cancel(
+        &self,
+        id: PaymentRequestId,
+        now: DateTime<Utc>,
+    ) -> Result<Cancel, RepositoryError> {
+        let update = self
+            .0
+            .update(&key(id))
+            .expression_attribute_names("#status", "status")
+            // A live lease means a firing is delivering the webhook right now: its verdict
+            // may reach the merchant, so that request is not cancelled.
+            .condition_expression(
+                "#status IN (:pending, :rejected) OR (#status = :sending AND leaseUntil < :now_ms)",
+            )
+            .update_expression(
+                "SET #status = :cancelled, cancelledAt = :now, updatedAtUtc = :now \
+                 REMOVE leaseUntil, claimToken",
+            )
+            .expression_attribute_values(":pending", store::value(&RequestStatus::Pending)?)
+            .expression_attribute_values(":rejected", store::value(&RequestStatus::Rejected)?)
+            .expression_attribute_values(":sending", store::value(&RequestStatus::Sending)?)
+            .expression_attribute_values(":cancelled", store::value(&RequestStatus::Cancelled)?)
+            .expression_attribute_values(":now_ms", store::epoch_millis(now))
+            .expression_attribute_values(":now", store::value(&now)?);
+        if store::update_if(update).await? {
+            return Ok(Cancel::Cancelled(now));
+        }
+        Cancel::refused(id, self.get(id).await?)
+    }
+
     #[tracing::instrument(skip(self), fields(table = %self.0.name()))]
     async fn refund(
         &self,

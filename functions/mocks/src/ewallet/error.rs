@@ -5,7 +5,7 @@ use shared::http::ApiError;
 use super::repository::RepositoryError;
 use super::scheduler::SchedulerError;
 
-/// What can go wrong with `POST /api/payment/payment-requests`.
+/// What can go wrong with the e-wallet's API (payment requests, refunds, cancels).
 #[derive(Debug, thiserror::Error)]
 pub enum EwalletError {
     #[error("invalid request")]
@@ -16,6 +16,8 @@ pub enum EwalletError {
     NotFound,
     #[error("only a payment sent as a success can be refunded")]
     NotRefundable,
+    #[error("the payment request's webhook is being delivered")]
+    Busy,
     #[error("the Idempotency-Key was used for a different payment request")]
     IdempotencyConflict,
     #[error("e-wallet request store unavailable")]
@@ -31,6 +33,9 @@ impl ApiError for EwalletError {
             Self::NotFound => Problem::not_found("No such payment request."),
             Self::NotRefundable => Problem::conflict(
                 "Only a payment request whose webhook reported SUCCESS can be refunded.",
+            ),
+            Self::Busy => Problem::conflict(
+                "The payment request's webhook is being delivered right now; retry in a few seconds.",
             ),
             Self::Unauthorized => {
                 Problem::unauthorized("Send the merchant's API key in the X-Api-Key header.")

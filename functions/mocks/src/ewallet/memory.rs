@@ -9,7 +9,7 @@ use shared::contracts::EwalletStatusCode;
 
 use super::domain::{EwalletRequest, PaymentRequestId, RequestStatus};
 use super::repository::{
-    Claim, EwalletRequestRepository, Insert, Refund, RepositoryError, Settlement,
+    Cancel, Claim, EwalletRequestRepository, Insert, Refund, RepositoryError, Settlement,
 };
 use super::scheduler::{Scheduled, SchedulerError, WebhookSchedule, WebhookScheduler};
 use super::sender::{SignedWebhook, WebhookSender};
@@ -44,6 +44,29 @@ impl InMemoryEwalletRequests {
 }
 
 impl EwalletRequestRepository for InMemoryEwalletRequests {
+    async fn cancel(
+        &self,
+        id: PaymentRequestId,
+        now: DateTime<Utc>,
+    ) -> Result<Cancel, RepositoryError> {
+        let mut slots = lock(&self.slots);
+        let Some(slot) = slots.get_mut(&id) else {
+            return Ok(Cancel::NotFound);
+        };
+        let cancellable = match (slot.request.status, &slot.claim) {
+            (RequestStatus::Pending | RequestStatus::Rejected, _) => true,
+            (RequestStatus::Sending, Some(held)) => held.lease_until < now,
+            _ => false,
+        };
+        if !cancellable {
+            return Cancel::refused(id, Some(slot.request.clone()));
+        }
+        slot.claim = None;
+        slot.request.status = RequestStatus::Cancelled;
+        slot.request.cancelled_at = Some(now);
+        Ok(Cancel::Cancelled(now))
+    }
+
     async fn insert_if_absent(&self, request: &EwalletRequest) -> Result<Insert, RepositoryError> {
         let mut slots = lock(&self.slots);
         if let Some(existing) = slots.get(&request.id) {
@@ -137,9 +160,14 @@ impl EwalletRequestRepository for InMemoryEwalletRequests {
         }
         slot.claim = None;
         match settlement {
-            Settlement::Sent { outcome, at, .. } => {
+            Settlement::Sent {
+                outcome,
+                transaction_id,
+                at,
+            } => {
                 slot.request.status = RequestStatus::Sent;
                 slot.request.outcome = Some(*outcome);
+                slot.request.transaction_id = Some(transaction_id.clone());
                 slot.request.sent_at = Some(*at);
             }
             Settlement::Rejected { status, .. } => {

@@ -3,6 +3,7 @@
 //! the webhook dispatcher, which decides the verdict by the amount's cents and POSTs the
 //! signed webhook to the request's `notificationUri`, once.
 
+pub mod cancel;
 pub mod config;
 pub mod dispatcher;
 pub mod domain;
@@ -17,7 +18,8 @@ pub mod scheduler;
 pub mod sender;
 pub mod startup;
 
-pub use config::{DispatcherConfig, PaymentRequestConfig, RefundConfig};
+pub use cancel::CancelService;
+pub use config::{DispatcherConfig, MerchantApiConfig, PaymentRequestConfig};
 pub use dispatcher::{DispatchError, Dispatched, Dispatcher};
 pub use domain::{
     DelayRange, EwalletRequest, NewPaymentRequest, OutcomeRule, PaymentRequestId, RequestStatus,

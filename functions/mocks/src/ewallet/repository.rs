@@ -5,7 +5,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use shared::contracts::EwalletStatusCode;
 
-use super::domain::{EwalletRequest, PaymentRequestId};
+use super::domain::{EwalletRequest, PaymentRequestId, RequestStatus};
 
 pub use shared::store::StoreError as RepositoryError;
 
@@ -50,7 +50,57 @@ pub enum Refund {
     NotFound,
 }
 
+/// What a cancel found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancel {
+    /// Cancelled at this time (now, or by an earlier call: a cancel happens once).
+    Cancelled(DateTime<Utc>),
+    /// Its webhook was delivered: the verdict stands and nothing is cancelled.
+    Decided(Box<EwalletRequest>),
+    /// A firing holds a live lease on it and is delivering its webhook now.
+    Busy,
+    NotFound,
+}
+
+impl Cancel {
+    /// What a cancel whose condition did not hold found in `stored` (read after it).
+    pub fn refused(
+        id: PaymentRequestId,
+        stored: Option<EwalletRequest>,
+    ) -> Result<Self, RepositoryError> {
+        let Some(request) = stored else {
+            return Ok(Self::NotFound);
+        };
+        match request.status {
+            RequestStatus::Cancelled => {
+                request
+                    .cancelled_at
+                    .map(Self::Cancelled)
+                    .ok_or_else(|| RepositoryError::Corrupt {
+                        key: format!("paymentRequestId={id}"),
+                        reason: "a cancelled request without cancelledAt".into(),
+                    })
+            }
+            RequestStatus::Sent => Ok(Self::Decided(Box::new(request))),
+            // Sending under a live lease, or changed between the write and the read (a
+            // firing released it): either way the caller tries again later.
+            RequestStatus::Pending | RequestStatus::Sending | RequestStatus::Rejected => {
+                Ok(Self::Busy)
+            }
+        }
+    }
+}
+
 pub trait EwalletRequestRepository: Send + Sync {
+    /// Cancels a request whose webhook was not delivered: Pending, Rejected, or Sending
+    /// under a lease that ended before `now` (its firing died). A cancelled request is
+    /// never claimed again, so its webhook is never sent.
+    fn cancel(
+        &self,
+        id: PaymentRequestId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Cancel, RepositoryError>> + Send;
+
     /// Pays back a request that was sent as a success (or whose webhook is being delivered
     /// right now: the merchant may refund from inside that delivery), once: a repeated call
     /// answers the first refund's time.

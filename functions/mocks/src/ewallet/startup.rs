@@ -6,23 +6,25 @@ use shared::aws::SdkConfig;
 use shared::client::{CallError, RetrySettings};
 use shared::store::Table;
 
+use super::cancel::CancelService;
 use super::dispatcher::{Dispatcher, LEASE};
 use super::dynamodb::DynamoDbEwalletRequests;
 use super::payment_request::PaymentRequestService;
 use super::refund::RefundService;
 use super::scheduler::EventBridgeWebhookScheduler;
 use super::sender::HttpWebhookSender;
-use super::{DispatcherConfig, PaymentRequestConfig, RefundConfig};
+use super::{DispatcherConfig, MerchantApiConfig, PaymentRequestConfig};
+
+fn requests(sdk: &SdkConfig, table: String) -> DynamoDbEwalletRequests {
+    DynamoDbEwalletRequests(Table::new(aws_sdk_dynamodb::Client::new(sdk), table))
+}
 
 pub fn payment_request_service(
     sdk: &SdkConfig,
     config: PaymentRequestConfig,
 ) -> PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler> {
     PaymentRequestService {
-        repo: DynamoDbEwalletRequests(Table::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.requests_table,
-        )),
+        repo: requests(sdk, config.requests_table),
         scheduler: EventBridgeWebhookScheduler::new(
             aws_sdk_scheduler::Client::new(sdk),
             config.schedule_group,
@@ -38,13 +40,21 @@ pub fn payment_request_service(
 
 pub fn refund_service(
     sdk: &SdkConfig,
-    config: RefundConfig,
+    config: MerchantApiConfig,
 ) -> RefundService<DynamoDbEwalletRequests> {
     RefundService {
-        repo: DynamoDbEwalletRequests(Table::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.requests_table,
-        )),
+        repo: requests(sdk, config.requests_table),
+        clock: SystemClock,
+        api_key: config.api_key,
+    }
+}
+
+pub fn cancel_service(
+    sdk: &SdkConfig,
+    config: MerchantApiConfig,
+) -> CancelService<DynamoDbEwalletRequests> {
+    CancelService {
+        repo: requests(sdk, config.requests_table),
         clock: SystemClock,
         api_key: config.api_key,
     }
@@ -55,10 +65,7 @@ pub fn dispatcher(
     config: DispatcherConfig,
 ) -> Result<Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender>, CallError> {
     Ok(Dispatcher {
-        repo: DynamoDbEwalletRequests(Table::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.requests_table,
-        )),
+        repo: requests(sdk, config.requests_table),
         // The defaults (4 attempts of at most 5 s, backoff up to 2 s) end within the
         // function's 30 s timeout and well within the lease.
         sender: HttpWebhookSender::new(RetrySettings::default())?,

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mocks::ewallet::domain::{NotificationUri, PaymentRequestId};
-use mocks::ewallet::repository::{Claim, Insert, Refund, Settlement};
+use mocks::ewallet::repository::{Cancel, Claim, Insert, Refund, Settlement};
 use mocks::ewallet::{EwalletRequest, EwalletRequestRepository, NewPaymentRequest, RequestStatus};
 use shared::contracts::EwalletStatusCode;
 use shared::{Currency, Money, OrderId};
@@ -19,6 +19,10 @@ shared::contract_tests! {
         only_the_claim_holder_settles_and_a_settled_request_stays_settled,
         a_released_request_can_be_claimed_again,
         only_a_request_sent_as_a_success_is_refunded_and_only_once,
+        a_request_not_yet_delivered_is_cancelled_once_and_never_claimed_after,
+        a_delivered_request_is_not_cancelled_and_answers_its_verdict,
+        a_refused_request_is_cancelled_and_an_unknown_one_is_not_found,
+        a_request_under_a_live_lease_is_busy_until_the_lease_ends,
     ]
 }
 
@@ -236,4 +240,124 @@ async fn only_a_request_sent_as_a_success_is_refunded_and_only_once(
             );
         }
     }
+}
+
+async fn a_request_not_yet_delivered_is_cancelled_once_and_never_claimed_after(
+    repo: &impl EwalletRequestRepository,
+) {
+    let request = given(repo).await;
+    let now = Utc::now();
+    let first = repo.cancel(request.id, now).await.unwrap();
+    let again = repo
+        .cancel(request.id, now + Duration::seconds(5))
+        .await
+        .unwrap();
+    let stored = repo.get(request.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RequestStatus::Cancelled);
+    let cancelled_at = stored.cancelled_at.expect("cancelledAt is stored");
+    assert_eq!(first, Cancel::Cancelled(cancelled_at));
+    assert_eq!(again, Cancel::Cancelled(cancelled_at), "cancelled once");
+    let much_later = now + Duration::days(1);
+    assert!(
+        !repo
+            .claim(request.id, much_later, &claim(much_later))
+            .await
+            .unwrap(),
+        "a cancelled request is never delivered"
+    );
+    assert!(matches!(
+        repo.refund(request.id, now).await.unwrap(),
+        Refund::NotRefundable(_)
+    ));
+}
+
+async fn a_delivered_request_is_not_cancelled_and_answers_its_verdict(
+    repo: &impl EwalletRequestRepository,
+) {
+    let request = given(repo).await;
+    let now = Utc::now();
+    let held = claim(now + Duration::seconds(60));
+    assert!(repo.claim(request.id, now, &held).await.unwrap());
+    let sent = Settlement::Sent {
+        outcome: EwalletStatusCode::Expired,
+        transaction_id: "tx-delivered".into(),
+        at: now,
+    };
+    assert!(repo.settle(request.id, &held.token, &sent).await.unwrap());
+
+    let Cancel::Decided(decided) = repo.cancel(request.id, now).await.unwrap() else {
+        panic!("a delivered request was cancelled");
+    };
+
+    assert_eq!(decided.status, RequestStatus::Sent);
+    assert_eq!(decided.outcome, Some(EwalletStatusCode::Expired));
+    assert_eq!(decided.transaction_id.as_deref(), Some("tx-delivered"));
+    assert_eq!(decided.cancelled_at, None);
+    assert_eq!(repo.get(request.id).await.unwrap(), Some(*decided));
+}
+
+async fn a_refused_request_is_cancelled_and_an_unknown_one_is_not_found(
+    repo: &impl EwalletRequestRepository,
+) {
+    let now = Utc::now();
+    assert_eq!(
+        repo.cancel(PaymentRequestId::new_random(), now)
+            .await
+            .unwrap(),
+        Cancel::NotFound
+    );
+    let request = given(repo).await;
+    let held = claim(now + Duration::seconds(60));
+    assert!(repo.claim(request.id, now, &held).await.unwrap());
+    let rejected = Settlement::Rejected {
+        status: 400,
+        at: now,
+    };
+    assert!(
+        repo.settle(request.id, &held.token, &rejected)
+            .await
+            .unwrap()
+    );
+
+    assert!(matches!(
+        repo.cancel(request.id, now).await.unwrap(),
+        Cancel::Cancelled(_)
+    ));
+    let stored = repo.get(request.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RequestStatus::Cancelled);
+    assert_eq!(stored.rejected_status, Some(400));
+}
+
+async fn a_request_under_a_live_lease_is_busy_until_the_lease_ends(
+    repo: &impl EwalletRequestRepository,
+) {
+    let request = given(repo).await;
+    let now = Utc::now();
+    let held = claim(now + Duration::seconds(60));
+    assert!(repo.claim(request.id, now, &held).await.unwrap());
+
+    assert_eq!(repo.cancel(request.id, now).await.unwrap(), Cancel::Busy);
+    assert_eq!(
+        repo.get(request.id).await.unwrap().unwrap().status,
+        RequestStatus::Sending
+    );
+
+    let later = now + Duration::seconds(61);
+    assert!(matches!(
+        repo.cancel(request.id, later).await.unwrap(),
+        Cancel::Cancelled(_)
+    ));
+    let sent = Settlement::Sent {
+        outcome: EwalletStatusCode::Success,
+        transaction_id: "tx-too-late".into(),
+        at: later,
+    };
+    assert!(
+        !repo.settle(request.id, &held.token, &sent).await.unwrap(),
+        "the firing that died cannot settle a cancelled request"
+    );
+    assert_eq!(
+        repo.get(request.id).await.unwrap().unwrap().status,
+        RequestStatus::Cancelled
+    );
 }

@@ -41,6 +41,7 @@ fn every_function_of_the_template_has_samples_sent_through_its_handler() {
             "ewallet-payment-request",
             "ewallet-webhook-dispatcher",
             "ewallet-refund",
+            "ewallet-cancel",
             "production-mock",
             "invoice-mock",
         ],
@@ -103,6 +104,38 @@ async fn every_refund_sample_gets_its_expected_status() {
             "/sample",
         );
         assert_eq!(response.status().as_u16(), expected, "{file}");
+    }
+}
+
+const CANCEL_STATUS: &[(&str, u16)] = &[
+    ("ewallet-cancel/cancel-pending-request.json", 200),
+    ("ewallet-cancel/unknown-request.json", 404),
+    ("ewallet-cancel/missing-api-key.json", 401),
+];
+
+/// The request the cancel samples name; the test stores it afresh, Pending, before each run.
+const SAMPLE_CANCEL_REQUEST: &str = "0b6c4f5e-6a3e-4c1e-9a57-3d1f2f6b9e02";
+
+#[tokio::test]
+async fn every_cancel_sample_gets_its_expected_status() {
+    let app = spawn_app().await;
+    app.delete_item(SAMPLE_CANCEL_REQUEST).await;
+    app.given_request_with_id(
+        PaymentRequestId::parse(SAMPLE_CANCEL_REQUEST).unwrap(),
+        10099,
+        "https://shop.example.com/hook",
+    )
+    .await;
+    let service = app.cancel_service();
+    for file in files_of("ewallet-cancel") {
+        let expected = shared::testing::expected_status(CANCEL_STATUS, &file);
+        let response = app.cancel(&service, from_event_json(&read(&file))).await;
+        assert_eq!(
+            response.status().as_u16(),
+            expected,
+            "{file}: {:?}",
+            response.body()
+        );
     }
 }
 

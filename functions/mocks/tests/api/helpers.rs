@@ -14,9 +14,9 @@ use lambda_http::{Body, Request, Response};
 use mocks::ewallet::domain::{NotificationUri, PaymentRequestId};
 use mocks::ewallet::scheduler::schedule_name;
 use mocks::ewallet::{
-    DelayRange, Dispatcher, DynamoDbEwalletRequests, EventBridgeWebhookScheduler, EwalletRequest,
-    EwalletRequestRepository, HttpWebhookSender, NewPaymentRequest, OutcomeRule,
-    PaymentRequestService, payment_request,
+    CancelService, DelayRange, Dispatcher, DynamoDbEwalletRequests, EventBridgeWebhookScheduler,
+    EwalletRequest, EwalletRequestRepository, HttpWebhookSender, NewPaymentRequest, OutcomeRule,
+    PaymentRequestService, cancel, payment_request,
 };
 use shared::SystemClock;
 use shared::api_key::ApiKey;
@@ -32,6 +32,9 @@ pub const SECRET: &[u8] = b"integration-test-webhook-secret";
 pub type TestPaymentService =
     PaymentRequestService<DynamoDbEwalletRequests, EventBridgeWebhookScheduler, SystemClock>;
 pub type TestDispatcher = Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender, SystemClock>;
+pub type TestCancelService = CancelService<DynamoDbEwalletRequests, SystemClock>;
+
+pub const CANCEL_ROUTE: &str = "/api/payment/payment-requests/{paymentRequestId}/cancel";
 
 pub struct TestApp {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -90,6 +93,32 @@ impl TestApp {
         let correlation_id = CorrelationId::from_headers(request.headers());
         let result = payment_request::handle(service, request, correlation_id.clone()).await;
         shared::http::respond(result, &correlation_id, "/api/payment/payment-requests")
+    }
+
+    /// The cancel endpoint with the local merchant key.
+    pub fn cancel_service(&self) -> TestCancelService {
+        CancelService {
+            repo: self.repo.clone(),
+            clock: SystemClock,
+            api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
+        }
+    }
+
+    pub async fn cancel(&self, service: &TestCancelService, request: Request) -> Response<Body> {
+        let correlation_id = CorrelationId::from_headers(request.headers());
+        let result = cancel::handle(service, request, correlation_id.clone()).await;
+        shared::http::respond(result, &correlation_id, CANCEL_ROUTE)
+    }
+
+    /// The merchant's cancel of `id`, with its key.
+    pub fn cancel_request(&self, id: PaymentRequestId) -> Request {
+        shared::testing::ApiRequest::new(
+            "POST",
+            CANCEL_ROUTE,
+            &[("paymentRequestId", &id.to_string())],
+        )
+        .header("X-Api-Key", &local_env("EWALLET_API_KEY"))
+        .build()
     }
 
     /// A dispatcher that signs with `SECRET` and retries quickly.

@@ -2,6 +2,7 @@
 //! group from the local stack). Each test works on its own random ids and its own webhook
 //! receiver (an HTTP server on 127.0.0.1), so tests run in parallel.
 
+mod cancel;
 mod contract;
 mod dispatcher;
 mod events;

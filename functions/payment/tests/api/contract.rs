@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use payment::domain::lease_until;
-use payment::repository::{ConfirmationClaim, OutcomeRecord};
+use payment::repository::{ConfirmationClaim, Evidence, OutcomeRecord};
 use payment::{ExternalId, IdempotencyKey, NewPayment, Payment, PaymentRepository, Transaction};
 use shared::contracts::PaymentStatus;
 use shared::{Currency, Money, OrderId, PaymentId, UserId};
@@ -15,6 +15,7 @@ shared::contract_tests! {
         a_payment_is_stored_once_and_read_back_as_written,
         the_external_id_is_set_once_and_finds_its_payment,
         an_outcome_is_recorded_only_while_requested,
+        a_cancel_is_recorded_as_failed_without_a_transaction_only_while_requested,
         a_confirmation_is_claimed_only_from_the_observed_lease,
         a_lease_is_released_only_by_its_holder,
         marking_an_unknown_payment_confirmed_fails,
@@ -44,7 +45,7 @@ fn record<'a>(
     OutcomeRecord {
         id,
         outcome,
-        transaction,
+        evidence: Evidence::Transaction(transaction),
         lease_until: lease,
         now: Utc::now(),
     }
@@ -131,6 +132,49 @@ async fn an_outcome_is_recorded_only_while_requested(repo: &impl PaymentReposito
     let stored = repo.get(payment.id).await.unwrap().unwrap();
     assert_eq!(stored.status, PaymentStatus::Success);
     assert_eq!(stored.transactions.len(), 1);
+    assert_eq!(stored.confirming_until, Some(lease));
+    assert!(!stored.order_confirmed);
+}
+
+async fn a_cancel_is_recorded_as_failed_without_a_transaction_only_while_requested(
+    repo: &impl PaymentRepository,
+) {
+    let payment = new_payment();
+    assert!(repo.insert_if_absent(&payment).await.unwrap());
+    // Whole milliseconds: what the store keeps of a time.
+    let at = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+    let lease = lease_until(at);
+    let cancel = |id| OutcomeRecord {
+        id,
+        outcome: PaymentStatus::Failed,
+        evidence: Evidence::Cancelled(at),
+        lease_until: lease,
+        now: at,
+    };
+
+    assert!(repo.record_outcome(cancel(payment.id)).await.unwrap());
+    assert!(
+        !repo.record_outcome(cancel(payment.id)).await.unwrap(),
+        "recorded once"
+    );
+    let tx = transaction();
+    assert!(
+        !repo
+            .record_outcome(record(payment.id, PaymentStatus::Success, &tx, lease))
+            .await
+            .unwrap(),
+        "a late webhook does not overwrite a cancel"
+    );
+    assert!(
+        !repo
+            .record_outcome(cancel(PaymentId::new_random()))
+            .await
+            .unwrap()
+    );
+    let stored = repo.get(payment.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, PaymentStatus::Failed);
+    assert_eq!(stored.cancelled_at, Some(at));
+    assert!(stored.transactions.is_empty());
     assert_eq!(stored.confirming_until, Some(lease));
     assert!(!stored.order_confirmed);
 }

@@ -1,5 +1,5 @@
-//! Every sample event in `events/payment-request/` and `events/payment-webhook/` goes
-//! through its handler: the files stay true to the code.
+//! Every sample event in `events/payment-request/`, `events/payment-webhook/` and
+//! `events/payment-resolve/` goes through its handler: the files stay true to the code.
 //!
 //! A webhook signature is only valid for 5 minutes, so a signed sample cannot stay fresh
 //! in a file. Files named `signed-*.json` are re-signed here, at test time, over their
@@ -28,7 +28,13 @@ const EXPECTED: &[(&str, u16)] = &[
     ("payment-webhook/unsigned.json", 401),
     ("payment-webhook/stale-signature.json", 401),
     ("payment-webhook/signed-malformed-body.json", 400),
+    ("payment-resolve/resolve-requested-payment.json", 200),
+    ("payment-resolve/unknown-payment.json", 404),
+    ("payment-resolve/malformed-payment-id.json", 400),
 ];
+
+/// The key of the payment the resolve sample names (its id is derived from it).
+const SAMPLE_RESOLVE_KEY: &str = "sample-resolve-payment-0001";
 
 fn read(file: &str) -> serde_json::Value {
     serde_json::from_str(&read_sample(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
@@ -51,7 +57,7 @@ fn resigned(mut event: serde_json::Value, secret: &str) -> serde_json::Value {
 fn every_function_of_the_template_has_samples_sent_through_its_handler() {
     shared::testing::assert_every_template_function_has_samples(
         env!("CARGO_MANIFEST_DIR"),
-        &["payment-request", "payment-webhook"],
+        &["payment-request", "payment-webhook", "payment-resolve"],
     );
 }
 
@@ -71,6 +77,29 @@ async fn every_sample_event_gets_its_expected_status() {
     sample.external_id = Some(ExternalId::parse(SAMPLE_PAYMENT_REQUEST).unwrap());
     app.repo.insert_if_absent(&sample).await.unwrap();
 
+    // The resolve sample's payment: Requested and known to the e-wallet on the first run
+    // (the fake cancels it: Failed), decided on later runs; 200 either way.
+    let mut requested = Payment::requested(
+        &NewPayment {
+            key: IdempotencyKey::parse(SAMPLE_RESOLVE_KEY).unwrap(),
+            user_id: UserId::parse(DEMO_USER).unwrap(),
+            order_id: OrderId::parse(DEMO_ORDER).unwrap(),
+            amount: Money::from_cents(10099, Currency::USD),
+        },
+        Utc::now(),
+    );
+    requested.external_id = Some(ExternalId::parse("sample-payment-request-0002").unwrap());
+    app.repo.insert_if_absent(&requested).await.unwrap();
+
+    for file in files_of("payment-resolve") {
+        let response = app.resolve(from_event_json(&read(&file).to_string())).await;
+        assert_eq!(
+            response.status().as_u16(),
+            expected(&file),
+            "{file}: {:?}",
+            response.body()
+        );
+    }
     for file in files_of("payment-request") {
         let request = from_event_json(&read(&file).to_string());
         let response = app.request_payment(request).await;

@@ -19,7 +19,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use payment::{
     DynamoDbPaymentRepository, HttpEwallet, HttpOrderConfirmation, Payment, PaymentRepository,
-    RequestConfig, RequestDeps, WebhookConfig, WebhookDeps,
+    RequestConfig, RequestDeps, ResolveDeps, WebhookConfig, WebhookDeps,
 };
 use serde_json::{Value, json};
 use shared::api_key::ApiKey;
@@ -31,6 +31,7 @@ use tokio::sync::Notify;
 
 pub const PAYMENTS_ROUTE: &str = "/api/internal/v1/users/{userId}/payments";
 pub const WEBHOOK_ROUTE: &str = "/api/v1/payments/webhook";
+pub const RESOLVE_ROUTE: &str = "/api/internal/v1/payments/{paymentId}/resolve";
 pub const WEBHOOK_URL: &str = "https://webhook.test/api/v1/payments/webhook";
 
 /// A call the fake services answered with success.
@@ -57,6 +58,29 @@ pub struct Fakes {
     /// The e-wallet's payment request ids that were paid back, one entry per refund call.
     refund_calls: Mutex<Vec<String>>,
     refunds_down: AtomicBool,
+    /// How the e-wallet answers cancels.
+    cancel_mode: Mutex<CancelMode>,
+    /// Each cancel call answered with a 200.
+    cancel_calls: Mutex<Vec<Call>>,
+    /// Payment request id → when it was first cancelled (a repeat answers that time).
+    cancelled: Mutex<HashMap<String, String>>,
+}
+
+/// How the fake e-wallet answers a cancel.
+#[derive(Debug, Clone, Default)]
+pub enum CancelMode {
+    /// Not yet delivered: cancelled.
+    #[default]
+    Cancel,
+    /// Its webhook was delivered with this verdict, for this amount (USD).
+    Reported {
+        status: &'static str,
+        amount: &'static str,
+    },
+    /// Its webhook is being delivered right now: 409.
+    Busy,
+    /// 503.
+    Down,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -194,7 +218,62 @@ async fn refund(
         .into_response()
 }
 
+async fn cancel(
+    State(fakes): State<Arc<Fakes>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AxumResponse {
+    if header(&headers, "x-api-key") != Some(local_env("EWALLET_API_KEY")) {
+        return (StatusCode::UNAUTHORIZED, "no or wrong X-Api-Key").into_response();
+    }
+    let mode = fakes.cancel_mode.lock().unwrap().clone();
+    let answer = match mode {
+        CancelMode::Busy => return (StatusCode::CONFLICT, "being delivered").into_response(),
+        CancelMode::Down => return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
+        CancelMode::Cancel => {
+            let at = fakes
+                .cancelled
+                .lock()
+                .unwrap()
+                .entry(id.clone())
+                .or_insert_with(|| Utc::now().to_rfc3339())
+                .clone();
+            json!({ "paymentRequestId": id, "status": "CANCELLED", "cancelledAt": at })
+        }
+        CancelMode::Reported { status, amount } => json!({
+            "paymentRequestId": id,
+            "status": status,
+            "transaction": {
+                "transactionId": format!("tx-{id}"),
+                "amount": amount.parse::<serde_json::Number>().unwrap(),
+                "currency": "USD",
+                "transactionTime": "2026-11-25T12:00:00Z",
+            },
+        }),
+    };
+    fakes.cancel_calls.lock().unwrap().push(call(
+        format!("/api/payment/payment-requests/{id}/cancel"),
+        &headers,
+        &body,
+    ));
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        answer.to_string(),
+    )
+        .into_response()
+}
+
 impl Fakes {
+    pub fn set_cancel_mode(&self, mode: CancelMode) {
+        *self.cancel_mode.lock().unwrap() = mode;
+    }
+
+    pub fn cancel_calls(&self) -> Vec<Call> {
+        self.cancel_calls.lock().unwrap().clone()
+    }
+
     pub fn refund_calls(&self) -> Vec<String> {
         self.refund_calls.lock().unwrap().clone()
     }
@@ -209,6 +288,7 @@ async fn spawn_fakes() -> (Arc<Fakes>, SocketAddr) {
     let router = Router::new()
         .route("/api/payment/payment-requests", post(ewallet))
         .route("/api/payment/payment-requests/{id}/refunds", post(refund))
+        .route("/api/payment/payment-requests/{id}/cancel", post(cancel))
         .route(
             "/api/internal/v1/users/{user}/orders/{order}/confirm-payment",
             post(confirm_payment),
@@ -224,6 +304,7 @@ pub struct TestApp {
     pub repo: DynamoDbPaymentRepository,
     pub fakes: Arc<Fakes>,
     pub request_deps: RequestDeps<DynamoDbPaymentRepository, HttpEwallet>,
+    pub resolve_deps: ResolveDeps<DynamoDbPaymentRepository, HttpEwallet>,
     pub webhook_deps: WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation, HttpEwallet>,
     pub secret: String,
     /// A user no other test uses.
@@ -247,17 +328,16 @@ pub async fn spawn_app() -> TestApp {
     let secret = local_env("WEBHOOK_SECRET");
     let (fakes, addr) = spawn_fakes().await;
     let base = format!("http://{addr}");
-    let request_deps = payment::startup::request_deps(
-        &sdk,
-        RequestConfig {
-            payments_table: table.clone(),
-            ewallet_api_url: base.clone(),
-            webhook_url: WEBHOOK_URL.into(),
-            ewallet_api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
-        },
-        fast_retries(),
-    )
-    .unwrap();
+    let request_config = RequestConfig {
+        payments_table: table.clone(),
+        ewallet_api_url: base.clone(),
+        webhook_url: WEBHOOK_URL.into(),
+        ewallet_api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
+    };
+    let request_deps =
+        payment::startup::request_deps(&sdk, request_config.clone(), fast_retries()).unwrap();
+    let resolve_deps =
+        payment::startup::resolve_deps(&sdk, request_config, fast_retries()).unwrap();
     let webhook_deps = payment::startup::webhook_deps(
         &sdk,
         WebhookConfig {
@@ -274,6 +354,7 @@ pub async fn spawn_app() -> TestApp {
         repo: DynamoDbPaymentRepository(shared::store::Table::new(Client::new(&sdk), table)),
         fakes,
         request_deps,
+        resolve_deps,
         webhook_deps,
         secret,
         user: UserId::new_random(),
@@ -339,6 +420,20 @@ impl TestApp {
         let result =
             payment::webhook::handle(&self.webhook_deps, request, correlation_id.clone()).await;
         shared::http::respond(result, &correlation_id, WEBHOOK_ROUTE)
+    }
+
+    pub async fn resolve(&self, request: Request) -> Response<Body> {
+        let correlation_id = CorrelationId::from_headers(request.headers());
+        let result =
+            payment::resolve::handle(&self.resolve_deps, request, correlation_id.clone()).await;
+        shared::http::respond(result, &correlation_id, RESOLVE_ROUTE)
+    }
+
+    /// The reconciler's resolve of payment `id`.
+    pub fn resolve_request(&self, id: &str) -> Request {
+        ApiRequest::new("POST", RESOLVE_ROUTE, &[("paymentId", id)])
+            .header("X-Correlation-Id", "reconciler-run-1")
+            .build()
     }
 
     pub async fn stored(&self, id: PaymentId) -> Option<Payment> {

@@ -7,4 +7,5 @@ mod contract;
 mod events;
 mod helpers;
 mod request;
+mod resolve;
 mod webhook;

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::Utc;
 use futures::future::join_all;
 use payment::PaymentRepository;
-use payment::repository::OutcomeRecord;
+use payment::repository::{Evidence, OutcomeRecord};
 use shared::contracts::PaymentStatus;
 use shared::testing::{assert_problem, body_json};
 use tokio::sync::Notify;
@@ -424,7 +424,7 @@ async fn a_delivery_after_the_winner_died_takes_over_its_expired_lease_and_confi
         .record_outcome(OutcomeRecord {
             id: payment.id,
             outcome: PaymentStatus::Success,
-            transaction: &transaction,
+            evidence: Evidence::Transaction(&transaction),
             lease_until: payment::domain::lease_until(then),
             now: then,
         })
