@@ -53,6 +53,7 @@ EXPECTED = {
             "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams")},
     },
     "PaymentRequestFunction": {(a, "PaymentsTable") for a in READ_WRITE},
+    "PaymentResolveFunction": {("dynamodb:GetItem", "PaymentsTable"), ("dynamodb:UpdateItem", "PaymentsTable")},
     "PaymentWebhookFunction": {
         ("dynamodb:GetItem", "PaymentsTable"), ("dynamodb:UpdateItem", "PaymentsTable"),
         ("dynamodb:Query", "PaymentsTable/index/byExternalId"),
@@ -63,6 +64,7 @@ EXPECTED = {
         ("scheduler:CreateSchedule", "EwalletScheduleGroup/*"),
         ("iam:PassRole", "EwalletSchedulerRole"),
     },
+    "EwalletCancelFunction": {("dynamodb:GetItem", "EwalletRequestsTable"), ("dynamodb:UpdateItem", "EwalletRequestsTable")},
     "EwalletRefundFunction": {("dynamodb:GetItem", "EwalletRequestsTable"), ("dynamodb:UpdateItem", "EwalletRequestsTable")},
     "EwalletWebhookDispatcherFunction": {
         ("dynamodb:GetItem", "EwalletRequestsTable"), ("dynamodb:UpdateItem", "EwalletRequestsTable"),
