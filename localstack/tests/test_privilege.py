@@ -58,6 +58,7 @@ EXPECTED = {
         ("dynamodb:GetItem", "PaymentsTable"), ("dynamodb:UpdateItem", "PaymentsTable"),
         ("dynamodb:Query", "PaymentsTable/index/byExternalId"),
         ("execute-api:Invoke", route("POST", "/api/internal/v1/users/*/orders/*/confirm-payment")),
+        ("secretsmanager:GetSecretValue", "WebhookSecretStore"),
     },
     "EwalletPaymentRequestFunction": {
         *{(a, "EwalletRequestsTable") for a in READ_WRITE},
@@ -69,6 +70,7 @@ EXPECTED = {
     "EwalletWebhookDispatcherFunction": {
         ("dynamodb:GetItem", "EwalletRequestsTable"), ("dynamodb:UpdateItem", "EwalletRequestsTable"),
         ("sqs:SendMessage", "EwalletDispatchFailuresQueue"),
+        ("secretsmanager:GetSecretValue", "WebhookSecretStore"),
     },
     **{
         f"{job}ListenerFunction": {

@@ -79,6 +79,28 @@ class TransformedTemplate(unittest.TestCase):
         self.assertTrue(queues)
         self.assertEqual(sorted(queues - alarmed), [])
 
+    def test_prod_deploys_no_mock_and_points_at_the_real_providers(self):
+        prod = dict(PARAMETERS, DeployMocks="no", EwalletProviderUrl="https://wallet.example",
+                    ProductionProviderUrl="https://production.example", InvoiceProviderUrl="https://invoices.example")
+        cfn = tpl.transform(tpl.packaged(self.sam, "bucket", "code.zip"), prod)
+        conditions = cfn["Conditions"]
+        self.assertEqual(conditions["DeployMocks"], {"Fn::Equals": [{"Ref": "DeployMocks"}, "yes"]})
+        mocks = sorted(n for n, r in cfn["Resources"].items() if r.get("Condition") == "DeployMocks")
+        for name in ("EwalletApi", "EwalletRequestsTable", "EwalletWebhookDispatcherFunction",
+                     "EwalletWebhookDispatcherFunctionRole", "ProductionMockFunction", "InvoiceMockFunction",
+                     "ProductionsTable", "InvoicesTable"):
+            self.assertIn(name, mocks)
+        # Nothing that stays may need a mock: every reference to one is behind the condition.
+        for name, resource in cfn["Resources"].items():
+            if resource.get("Condition") == "DeployMocks":
+                continue
+            with self.subTest(resource=name):
+                text = str(resource)
+                for mock in mocks:
+                    for ref in (f"'Ref': '{mock}'", f"'Fn::GetAtt': ['{mock}'", "${" + mock + "."):
+                        if ref in text:
+                            self.assertIn("Fn::If", text, f"{name} needs {mock} unconditionally")
+
     def test_the_public_api_is_throttled(self):
         settings = self.cfn["Resources"]["PublicApiStage"]["Properties"]["DefaultRouteSettings"]
         self.assertIn("ThrottlingRateLimit", settings)

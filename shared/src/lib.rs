@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod money;
 pub mod paging;
 pub mod problem;
+pub mod secrets;
 pub mod signature;
 pub mod store;
 pub mod telemetry;

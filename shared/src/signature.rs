@@ -49,6 +49,79 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
+/// The webhook's secrets as stored in Secrets Manager (`{"current": "…", "previous": "…"}`):
+/// the e-wallet signs with `current`; while a rotation is under way a webhook signed with
+/// `previous` is still accepted, so no delivery is refused because the two sides switched
+/// at different moments.
+#[derive(Debug, Clone)]
+pub struct WebhookSecrets {
+    current: WebhookSecret,
+    previous: Option<WebhookSecret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BadSecrets {
+    #[error("the secret is not JSON with a \"current\" string")]
+    Shape(#[source] serde_json::Error),
+    #[error("\"{0}\" {1}")]
+    TooShort(&'static str, SecretTooShort),
+}
+
+impl WebhookSecrets {
+    pub fn new(current: WebhookSecret, previous: Option<WebhookSecret>) -> Self {
+        Self { current, previous }
+    }
+
+    /// One secret, no rotation under way.
+    pub fn single(current: WebhookSecret) -> Self {
+        Self::new(current, None)
+    }
+
+    /// The secret string Secrets Manager holds; an empty or absent `previous` is none.
+    pub fn from_json(raw: &str) -> Result<Self, BadSecrets> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            current: String,
+            #[serde(default)]
+            previous: Option<String>,
+        }
+        let stored: Stored = serde_json::from_str(raw).map_err(BadSecrets::Shape)?;
+        let current =
+            WebhookSecret::new(stored.current).map_err(|e| BadSecrets::TooShort("current", e))?;
+        let previous = match stored.previous.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                Some(WebhookSecret::new(p).map_err(|e| BadSecrets::TooShort("previous", e))?)
+            }
+            None => None,
+        };
+        Ok(Self { current, previous })
+    }
+
+    /// The secret to sign with.
+    pub fn current(&self) -> &WebhookSecret {
+        &self.current
+    }
+
+    /// `verify` with the current secret, then the previous one: only a signature that
+    /// matches neither is a mismatch.
+    pub fn verify(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        match (
+            verify(self.current.expose(), header, body, now),
+            &self.previous,
+        ) {
+            (Err(SignatureError::Mismatch), Some(previous)) => {
+                verify(previous.expose(), header, body, now)
+            }
+            (result, _) => result,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("the signature header is missing")]
@@ -147,6 +220,50 @@ mod tests {
             verify(SECRET, Some(header), BODY, i64::MAX),
             Err(SignatureError::Stale)
         );
+    }
+
+    #[test]
+    fn during_a_rotation_the_previous_secret_still_verifies_and_nothing_else_does() {
+        let secrets = WebhookSecrets::from_json(
+            r#"{"current":"the-new-secret-value","previous":"the-old-secret-value"}"#,
+        )
+        .unwrap();
+        for secret in [b"the-new-secret-value".as_slice(), b"the-old-secret-value"] {
+            let header = sign(secret, 1_000, BODY);
+            assert_eq!(secrets.verify(Some(&header), BODY, 1_000), Ok(()));
+        }
+        let header = sign(b"a-third-secret-value", 1_000, BODY);
+        assert_eq!(
+            secrets.verify(Some(&header), BODY, 1_000),
+            Err(SignatureError::Mismatch)
+        );
+        // Staleness does not depend on the secret: an old signature is stale with either.
+        let old = sign(b"the-old-secret-value", 1_000, BODY);
+        assert_eq!(
+            secrets.verify(Some(&old), BODY, 2_000),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(secrets.current().expose(), b"the-new-secret-value");
+    }
+
+    #[test]
+    fn without_a_rotation_only_the_current_secret_verifies() {
+        let secrets =
+            WebhookSecrets::from_json(r#"{"current":"the-new-secret-value","previous":""}"#)
+                .unwrap();
+        let header = sign(b"the-old-secret-value", 1_000, BODY);
+        assert_eq!(
+            secrets.verify(Some(&header), BODY, 1_000),
+            Err(SignatureError::Mismatch)
+        );
+        for bad in [
+            r#"{"previous":"the-old-secret-value"}"#,
+            r#"{"current":"short"}"#,
+            "plain text",
+            r#"{"current":"the-new-secret-value","previous":"short"}"#,
+        ] {
+            assert!(WebhookSecrets::from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

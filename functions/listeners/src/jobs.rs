@@ -61,18 +61,18 @@ fn base(url: String) -> String {
     url.trim_end_matches('/').to_owned()
 }
 
-/// production-mock: `POST /api/internal/v1/productions`.
+/// The production system (production-mock in dev): `POST /api/internal/v1/productions`.
 #[derive(Debug, Clone)]
 pub struct HttpProduction {
     pub client: ServiceClient,
-    pub internal_api_url: String,
+    pub api_url: String,
 }
 
 impl HttpProduction {
-    pub fn new(client: ServiceClient, internal_api_url: String) -> Self {
+    pub fn new(client: ServiceClient, api_url: String) -> Self {
         Self {
             client,
-            internal_api_url: base(internal_api_url),
+            api_url: base(api_url),
         }
     }
 }
@@ -95,25 +95,25 @@ impl Job for HttpProduction {
             order_status: result.status,
             order_details: result.order.order_details.clone(),
         };
-        let url = format!("{}/api/internal/v1/productions", self.internal_api_url);
+        let url = format!("{}/api/internal/v1/productions", self.api_url);
         let receipt = post_record(&self.client, &url, &request, job, correlation_id).await?;
         tracing::info!(production_id = %receipt.record_id, "production ordered");
         Ok(())
     }
 }
 
-/// invoice-mock: `POST /api/internal/v1/invoices`.
+/// The invoicing system (invoice-mock in dev): `POST /api/internal/v1/invoices`.
 #[derive(Debug, Clone)]
 pub struct HttpInvoice {
     pub client: ServiceClient,
-    pub internal_api_url: String,
+    pub api_url: String,
 }
 
 impl HttpInvoice {
-    pub fn new(client: ServiceClient, internal_api_url: String) -> Self {
+    pub fn new(client: ServiceClient, api_url: String) -> Self {
         Self {
             client,
-            internal_api_url: base(internal_api_url),
+            api_url: base(api_url),
         }
     }
 }
@@ -138,7 +138,7 @@ impl Job for HttpInvoice {
             total_amount: result.order.total_amount,
             currency: result.order.currency,
         };
-        let url = format!("{}/api/internal/v1/invoices", self.internal_api_url);
+        let url = format!("{}/api/internal/v1/invoices", self.api_url);
         let receipt = post_record(&self.client, &url, &request, job, correlation_id).await?;
         tracing::info!(invoice_id = %receipt.record_id, "invoice issued");
         Ok(())

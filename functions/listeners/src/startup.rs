@@ -37,7 +37,7 @@ pub fn production(
     config: ListenerConfig,
 ) -> Result<Listener<HttpProduction, HttpProcessStatus>, CallError> {
     Ok(Listener {
-        job: HttpProduction::new(client(sdk)?, config.internal_api_url.clone()),
+        job: HttpProduction::new(client(sdk)?, config.job_api_url.clone()),
         status: status(sdk, &config)?,
         max_receive_count: config.max_receive_count,
     })
@@ -48,7 +48,7 @@ pub fn invoice(
     config: ListenerConfig,
 ) -> Result<Listener<HttpInvoice, HttpProcessStatus>, CallError> {
     Ok(Listener {
-        job: HttpInvoice::new(client(sdk)?, config.internal_api_url.clone()),
+        job: HttpInvoice::new(client(sdk)?, config.job_api_url.clone()),
         status: status(sdk, &config)?,
         max_receive_count: config.max_receive_count,
     })

@@ -2,7 +2,6 @@
 //! Tests build the same structs with their own URLs.
 
 use shared::config::{ConfigError, required};
-use shared::signature::WebhookSecret;
 
 /// payment-request and payment-resolve (which re-drives a request the same way):
 /// `PAYMENTS_TABLE`, `EWALLET_API_URL`, `WEBHOOK_URL`, `EWALLET_API_KEY`.
@@ -28,12 +27,12 @@ impl RequestConfig {
     }
 }
 
-/// payment-webhook: `PAYMENTS_TABLE`, `WEBHOOK_SECRET`, `INTERNAL_API_URL`, and the
-/// e-wallet's `EWALLET_API_URL` and `EWALLET_API_KEY` (refunds).
+/// payment-webhook: `PAYMENTS_TABLE`, `INTERNAL_API_URL`, and the e-wallet's
+/// `EWALLET_API_URL` and `EWALLET_API_KEY` (refunds). The webhook secret is read from
+/// Secrets Manager at start-up (`WEBHOOK_SECRET_ARN`, see `shared::secrets`).
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     pub payments_table: String,
-    pub secret: WebhookSecret,
     /// The base URL of the internal (IAM-authorized) API, where confirm-payment lives.
     pub internal_api_url: String,
     pub ewallet_api_url: String,
@@ -44,7 +43,6 @@ impl WebhookConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             payments_table: required("PAYMENTS_TABLE")?,
-            secret: WebhookSecret::from_env("WEBHOOK_SECRET")?,
             internal_api_url: required("INTERNAL_API_URL")?,
             ewallet_api_url: required("EWALLET_API_URL")?,
             ewallet_api_key: shared::api_key::ApiKey::from_env("EWALLET_API_KEY")?,

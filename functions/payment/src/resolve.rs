@@ -351,7 +351,9 @@ mod tests {
             repo,
             orders: FakeOrderConfirmation::default(),
             refunds: FakeRefunds::default(),
-            secret: WebhookSecret::new("unit-test-webhook-secret").unwrap(),
+            secret: shared::signature::WebhookSecrets::single(
+                WebhookSecret::new("unit-test-webhook-secret").unwrap(),
+            ),
             clock: SystemClock,
         }
     }

@@ -65,6 +65,7 @@ pub fn resolve_deps(
 pub fn webhook_deps(
     sdk: &SdkConfig,
     config: WebhookConfig,
+    secret: shared::signature::WebhookSecrets,
     retry: RetrySettings,
 ) -> Result<WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation, HttpEwallet>, CallError> {
     Ok(WebhookDeps {
@@ -82,7 +83,7 @@ pub fn webhook_deps(
             "",
             config.ewallet_api_key,
         ),
-        secret: config.secret,
+        secret,
         clock: SystemClock,
     })
 }

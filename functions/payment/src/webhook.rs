@@ -19,7 +19,7 @@ use lambda_http::{Body, Request};
 use shared::client::call_budget;
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
 use shared::http::{HandlerResult, invocation_deadline_ms, json};
-use shared::signature::{self, WebhookSecret};
+use shared::signature::{self, WebhookSecrets};
 use shared::{Clock, CorrelationId, Currency, OrderId, PaymentId, SystemClock, ValidationError};
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
@@ -38,7 +38,7 @@ pub struct WebhookDeps<R, O, F, C = SystemClock> {
     pub orders: O,
     /// Pays back a success that no order awaits.
     pub refunds: F,
-    pub secret: WebhookSecret,
+    pub secret: WebhookSecrets,
     pub clock: C,
 }
 
@@ -92,7 +92,7 @@ fn raw_body(request: &Request) -> &[u8] {
 
 /// Checks the signature of the raw body, then parses it. Nothing else is read before.
 pub fn authenticate(
-    secret: &WebhookSecret,
+    secret: &WebhookSecrets,
     request: &Request,
     now: DateTime<Utc>,
 ) -> Result<Outcome, PaymentError> {
@@ -102,7 +102,7 @@ pub fn authenticate(
         .headers()
         .get(signature::HEADER)
         .map(|value| value.to_str().unwrap_or(""));
-    signature::verify(secret.expose(), header, body, now.timestamp())?;
+    secret.verify(header, body, now.timestamp())?;
     Ok(Outcome::parse(body)?)
 }
 
@@ -328,6 +328,7 @@ mod tests {
     use crate::memory::{FakeOrderConfirmation, FakeRefunds, InMemoryPaymentRepository};
     use chrono::Duration;
     use shared::http::ApiError;
+    use shared::signature::WebhookSecret;
     use shared::testing::ApiRequest;
     use shared::{Currency, Money, UserId};
 
@@ -338,7 +339,7 @@ mod tests {
             repo: InMemoryPaymentRepository::default(),
             orders: FakeOrderConfirmation::default(),
             refunds: FakeRefunds::default(),
-            secret: WebhookSecret::new(SECRET).unwrap(),
+            secret: WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
             clock: SystemClock,
         }
     }
@@ -653,6 +654,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn during_a_secret_rotation_a_webhook_signed_with_the_previous_secret_is_accepted() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        let body = webhook_body(&payment, "100.99");
+        let now = Utc::now();
+        let rotating = WebhookSecrets::new(
+            WebhookSecret::new("the-next-webhook-secret").unwrap(),
+            Some(WebhookSecret::new(SECRET).unwrap()),
+        );
+        for secret in [SECRET.as_bytes(), b"the-next-webhook-secret"] {
+            let header = signature::sign(secret, now.timestamp(), body.as_bytes());
+            assert!(authenticate(&rotating, &webhook_request(&body, Some(&header)), now).is_ok());
+        }
+        // Once the rotation ends, the old secret is refused.
+        let rotated =
+            WebhookSecrets::single(WebhookSecret::new("the-next-webhook-secret").unwrap());
+        let header = signature::sign(SECRET.as_bytes(), now.timestamp(), body.as_bytes());
+        let err = authenticate(&rotated, &webhook_request(&body, Some(&header)), now).unwrap_err();
+        assert!(matches!(err, PaymentError::Signature(_)), "{err}");
+    }
+
+    #[tokio::test]
     async fn bad_signatures_are_refused_before_the_body_is_read() {
         let deps = deps();
         let now = Utc::now();
@@ -746,7 +769,7 @@ mod tests {
             repo: InMemoryPaymentRepository::default(),
             orders: SilentOrders,
             refunds: FakeRefunds::default(),
-            secret: WebhookSecret::new(SECRET).unwrap(),
+            secret: WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
             clock: SystemClock,
         };
         let new = NewPayment {

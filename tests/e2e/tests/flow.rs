@@ -120,11 +120,12 @@ async fn an_unsigned_webhook_is_refused() {
 /// POSTs `body` to the webhook, signed with the stack's secret as the e-wallet signs it.
 async fn signed_webhook(body: &Value) -> reqwest::Response {
     let payload = serde_json::to_vec(body).unwrap();
-    let header = shared::signature::sign(
-        local_env("WEBHOOK_SECRET").as_bytes(),
-        Utc::now().timestamp(),
-        &payload,
-    );
+    let config = shared::testing::sdk_config().await;
+    let secrets = shared::secrets::webhook_secrets(&config, "WEBHOOK_SECRET_ARN")
+        .await
+        .unwrap();
+    let header =
+        shared::signature::sign(secrets.current().expose(), Utc::now().timestamp(), &payload);
     shared::testing::http()
         .post(common::output("WEBHOOK_URL"))
         .header("content-type", "application/json")

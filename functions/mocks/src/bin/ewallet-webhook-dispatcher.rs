@@ -8,7 +8,9 @@ use mocks::ewallet::{DispatcherConfig, dispatcher, startup};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let config = DispatcherConfig::from_env()?;
-    let service = startup::dispatcher(&shared::aws::sdk_config(), config)?;
+    let sdk = shared::aws::sdk_config();
+    let secret = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN").await?;
+    let service = startup::dispatcher(&sdk, config, secret)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         dispatcher::handle(&service, event)
     }))

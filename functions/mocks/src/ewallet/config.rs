@@ -2,7 +2,6 @@
 
 use shared::api_key::ApiKey;
 use shared::config::{self, ConfigError, required};
-use shared::signature::WebhookSecret;
 
 use super::domain::{DelayRange, NotificationUri, OutcomeRule};
 
@@ -78,13 +77,12 @@ pub fn delays_from_env() -> Result<DelayRange, ConfigError> {
     DelayRange::new(min, max).map_err(|err| ConfigError::invalid("EWALLET_MIN_DELAY_SECONDS", err))
 }
 
-/// ewallet-webhook-dispatcher: `EWALLET_REQUESTS_TABLE`, `WEBHOOK_SECRET` and
-/// `EWALLET_DEFAULT_OUTCOME` (SUCCESS, FAILED or EXPIRED; EXPIRED when unset; anything else
-/// stops the cold start).
+/// ewallet-webhook-dispatcher: `EWALLET_REQUESTS_TABLE` and `EWALLET_DEFAULT_OUTCOME`
+/// (SUCCESS, FAILED or EXPIRED; EXPIRED when unset; anything else stops the cold start).
+/// The webhook secret is read from Secrets Manager at start-up (`WEBHOOK_SECRET_ARN`).
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     pub requests_table: String,
-    pub secret: WebhookSecret,
     pub outcomes: OutcomeRule,
 }
 
@@ -92,7 +90,6 @@ impl DispatcherConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             requests_table: required("EWALLET_REQUESTS_TABLE")?,
-            secret: WebhookSecret::from_env("WEBHOOK_SECRET")?,
             outcomes: config::parsed_or("EWALLET_DEFAULT_OUTCOME", OutcomeRule::default())?,
         })
     }

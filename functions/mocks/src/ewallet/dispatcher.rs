@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use shared::client::CallError;
 use shared::contracts::{DispatchWebhook, EwalletStatusCode, Webhook, WebhookTransaction};
-use shared::signature::WebhookSecret;
+use shared::signature::WebhookSecrets;
 use shared::telemetry::ErrorChain;
 use shared::{Clock, CorrelationId, SystemClock};
 use tracing::Instrument;
@@ -37,7 +37,7 @@ pub struct Dispatcher<R, W, C = SystemClock> {
     pub repo: R,
     pub sender: W,
     pub clock: C,
-    pub secret: WebhookSecret,
+    pub secret: WebhookSecrets,
     pub outcomes: OutcomeRule,
     pub lease: Duration,
 }
@@ -286,7 +286,8 @@ where
             merchant_reference: request.merchant_reference.clone(),
         };
         let body = serde_json::to_vec(&webhook).map_err(DispatchError::Encode)?;
-        let signature = shared::signature::sign(self.secret.expose(), now.timestamp(), &body);
+        let signature =
+            shared::signature::sign(self.secret.current().expose(), now.timestamp(), &body);
         Ok(SignedWebhook {
             url: request.notification_uri.as_str().to_owned(),
             body,
@@ -362,7 +363,7 @@ mod tests {
             repo: InMemoryEwalletRequests::default(),
             sender: ScriptedSender::default(),
             clock: FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()),
-            secret: WebhookSecret::new(SECRET).unwrap(),
+            secret: WebhookSecrets::single(shared::signature::WebhookSecret::new(SECRET).unwrap()),
             outcomes: OutcomeRule::default(),
             lease: LEASE,
         }

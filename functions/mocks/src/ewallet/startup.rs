@@ -63,6 +63,7 @@ pub fn cancel_service(
 pub fn dispatcher(
     sdk: &SdkConfig,
     config: DispatcherConfig,
+    secret: shared::signature::WebhookSecrets,
 ) -> Result<Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender>, CallError> {
     Ok(Dispatcher {
         repo: requests(sdk, config.requests_table),
@@ -70,7 +71,7 @@ pub fn dispatcher(
         // function's 30 s timeout and well within the lease.
         sender: HttpWebhookSender::new(RetrySettings::default())?,
         clock: SystemClock,
-        secret: config.secret,
+        secret,
         outcomes: config.outcomes,
         lease: LEASE,
     })

@@ -133,7 +133,7 @@ impl TestApp {
             })
             .unwrap(),
             clock: SystemClock,
-            secret: WebhookSecret::new(SECRET).unwrap(),
+            secret: shared::signature::WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
             outcomes: OutcomeRule::default(),
             lease: mocks::ewallet::dispatcher::LEASE,
         }

@@ -6,7 +6,9 @@ use payment::startup::{retry_settings, webhook_deps};
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let config = payment::WebhookConfig::from_env()?;
-    let deps = webhook_deps(&shared::aws::sdk_config(), config, retry_settings())?;
+    let sdk = shared::aws::sdk_config();
+    let secret = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN").await?;
+    let deps = webhook_deps(&sdk, config, secret, retry_settings())?;
     shared::http::run(|request, correlation_id| {
         payment::webhook::handle(&deps, request, correlation_id)
     })

@@ -24,7 +24,6 @@ use payment::{
 use serde_json::{Value, json};
 use shared::api_key::ApiKey;
 use shared::client::RetrySettings;
-use shared::signature::WebhookSecret;
 use shared::testing::{ApiRequest, local_env};
 use shared::{CorrelationId, OrderId, PaymentId, UserId};
 use tokio::sync::Notify;
@@ -325,7 +324,11 @@ pub async fn spawn_app() -> TestApp {
     shared::telemetry::init();
     let sdk = shared::testing::sdk_config().await;
     let table = local_env("PAYMENTS_TABLE");
-    let secret = local_env("WEBHOOK_SECRET");
+    // The deployed stack's secret, from Secrets Manager as the function reads it.
+    let secrets = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN")
+        .await
+        .unwrap();
+    let secret = String::from_utf8(secrets.current().expose().to_vec()).unwrap();
     let (fakes, addr) = spawn_fakes().await;
     let base = format!("http://{addr}");
     let request_config = RequestConfig {
@@ -342,11 +345,11 @@ pub async fn spawn_app() -> TestApp {
         &sdk,
         WebhookConfig {
             payments_table: table.clone(),
-            secret: WebhookSecret::new(secret.clone()).unwrap(),
             internal_api_url: base.clone(),
             ewallet_api_url: base,
             ewallet_api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
         },
+        secrets,
         fast_retries(),
     )
     .unwrap();
