@@ -32,6 +32,9 @@ cfn-lint template.yaml
 sam validate --lint --region "$AWS_REGION" > /dev/null
 REQUIRE_STACK=1 INVOKE_PORT="$invoke_port" python -m unittest discover -s localstack/tests
 
+echo "[test] workflows: actionlint (with shellcheck on their run: scripts)"
+actionlint
+
 echo "[test] clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
