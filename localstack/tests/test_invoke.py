@@ -41,6 +41,10 @@ ORDER_3 = "55405a58-dfcb-5092-b081-930dce006bb5"
 SAMPLE_PAYMENT = "3f0c6b8e-2d1a-4e5f-9a7b-6c5d4e3f2a1b"
 SAMPLE_PROCESS = "4b1d7c2e-9a3f-5e6d-8c7b-1a2b3c4d5e6f"
 SAMPLE_EWALLET_REQUEST = "0b6c4f5e-6a3e-4c1e-9a57-3d1f2f6b9e01"
+SAMPLE_CANCEL_REQUEST = "0b6c4f5e-6a3e-4c1e-9a57-3d1f2f6b9e02"
+RESOLVE_PAYMENT_KEY = "sample-resolve-payment-0001"
+# The e-wallet request of the resolve sample's payment (the sample names only the payment).
+RESOLVE_EWALLET_REQUEST = "0b6c4f5e-6a3e-4c1e-9a57-3d1f2f6b9e03"
 WEBHOOK_PAYMENT_KEY = "sample-webhook-payment-0001"
 WEBHOOK_EXTERNAL_ID = "sample-payment-request-0001"
 # The namespaces of shared::ids::PaymentId::for_idempotency_key and shared::fulfilment.
@@ -174,14 +178,16 @@ def process_item(succeeded):
     }
 
 
-def webhook_payment_requested(stack, event):
-    """The payment the webhook samples report on (100.99 for demo order #1), Requested and
-    bound to its e-wallet id, with the order waiting for it: a SUCCESS pays the order."""
-    payment_id = str(uuid.uuid5(PAYMENT_NAMESPACE, WEBHOOK_PAYMENT_KEY))
+def payment_id_of(key):
+    return str(uuid.uuid5(PAYMENT_NAMESPACE, key))
+
+
+def payment_requested(stack, key, external_id):
+    """Payment `key` (100.99 for demo order #1), Requested and bound to its e-wallet id."""
     now = now_utc()
     stack.dynamodb.put_item(TableName=stack.env["PAYMENTS_TABLE"], Item={
-        "paymentId": {"S": payment_id},
-        "externalId": {"S": WEBHOOK_EXTERNAL_ID},
+        "paymentId": {"S": payment_id_of(key)},
+        "externalId": {"S": external_id},
         "userId": {"S": DEMO_USER},
         "orderId": {"S": ORDER_1},
         "amountCents": {"N": "10099"},
@@ -189,20 +195,33 @@ def webhook_payment_requested(stack, event):
         "provider": {"S": "Ewallet"},
         "status": {"S": "Requested"},
         "transactions": {"L": []},
-        "idempotencyKey": {"S": WEBHOOK_PAYMENT_KEY},
+        "idempotencyKey": {"S": key},
         "createdAtUtc": {"S": now},
         "updatedAtUtc": {"S": now},
         "orderConfirmed": {"BOOL": False},
     })
-    order_pending(ORDER_1, payment_id)(stack, event)
+
+
+def webhook_payment_requested(stack, event):
+    """The payment the webhook samples report on, with demo order #1 waiting for it: a
+    SUCCESS pays the order."""
+    payment_requested(stack, WEBHOOK_PAYMENT_KEY, WEBHOOK_EXTERNAL_ID)
+    order_pending(ORDER_1, payment_id_of(WEBHOOK_PAYMENT_KEY))(stack, event)
+
+
+def resolve_payment_requested(stack, event):
+    """The resolve sample's payment, Requested, and its e-wallet request Pending: resolving
+    cancels it at the e-wallet and records Failed."""
+    ewallet_request(RESOLVE_EWALLET_REQUEST, "https://shop.example.com/hook")(stack, event)
+    payment_requested(stack, RESOLVE_PAYMENT_KEY, RESOLVE_EWALLET_REQUEST)
 
 
 def signed_now(stack, event):
     """A signature is valid for 5 minutes, so `signed-*` samples are signed again over
-    their exact body with the stack's WEBHOOK_SECRET (events/payment-webhook/README.md)."""
+    their exact body with the stack's secret (events/payment-webhook/README.md)."""
     stamp = int(time.time())
     body = event.get("body") or ""
-    tag = hmac.new(stack.env["WEBHOOK_SECRET"].encode(), f"{stamp}.{body}".encode(), hashlib.sha256)
+    tag = hmac.new(stack.webhook_secret().encode(), f"{stamp}.{body}".encode(), hashlib.sha256)
     event = copy.deepcopy(event)
     event["headers"]["x-ewallet-signature"] = f"t={stamp},v1={tag.hexdigest()}"
     return event
@@ -218,15 +237,19 @@ def registered_notification_uri(stack, event):
     return event
 
 
-def ewallet_request_pending(stack, event):
-    """E-wallet request 0b6c4f5e-… (100.99: SUCCESS), Pending and due, with its webhook
-    going to this test's receiver rather than the stack."""
+def ewallet_request(request_id, notification_uri=None):
+    """E-wallet request `request_id` (100.99: SUCCESS), Pending and due, with its webhook
+    going to `notification_uri`, by default this test's receiver rather than the stack."""
+    return lambda stack, event: put_ewallet_request(stack, request_id, notification_uri or stack.receiver.url)
+
+
+def put_ewallet_request(stack, request_id, notification_uri):
     now = now_utc()
     stack.dynamodb.put_item(TableName=stack.env["EWALLET_REQUESTS_TABLE"], Item={
-        "paymentRequestId": {"S": SAMPLE_EWALLET_REQUEST},
+        "paymentRequestId": {"S": request_id},
         "amountCents": {"N": "10099"},
         "currency": {"S": "USD"},
-        "notificationUri": {"S": stack.receiver.url},
+        "notificationUri": {"S": notification_uri},
         "orderId": {"S": str(uuid.uuid4())},
         "status": {"S": "Pending"},
         "correlationId": {"S": "sample-event-0001"},
@@ -249,6 +272,16 @@ def process_back_to_succeeded(test, stack):
 def webhook_received_once(test, stack):
     test.assertEqual(len(stack.receiver.posts), 1, stack.receiver.posts)
     test.assertIn("x-ewallet-signature", stack.receiver.posts[0])
+
+
+def payment_status_is(key, expected):
+    def then(test, stack):
+        item = stack.dynamodb.get_item(
+            TableName=stack.env["PAYMENTS_TABLE"], Key={"paymentId": {"S": payment_id_of(key)}},
+            ConsistentRead=True,
+        )["Item"]
+        test.assertEqual(item["status"]["S"], expected)
+    return then
 
 
 def order_status_is(order_id, expected):
@@ -336,10 +369,18 @@ EXPECTED = {
     "ewallet-refund/unknown-request.json": Sample(status(404)),
     "ewallet-refund/missing-api-key.json": Sample(status(401)),
     "ewallet-webhook-dispatcher/dispatch-webhook.json": Sample(
-        answer({"result": "delivered", "statusCode": "SUCCESS"}), ewallet_request_pending,
+        answer({"result": "delivered", "statusCode": "SUCCESS"}), ewallet_request(SAMPLE_EWALLET_REQUEST),
         then=webhook_received_once),
     "ewallet-webhook-dispatcher/unknown-payment-request.json": Sample(answer({"result": "unknown"})),
     "ewallet-webhook-dispatcher/malformed.json": Sample(answer({"result": "malformed"})),
+    "ewallet-cancel/cancel-pending-request.json": Sample(
+        status(200), ewallet_request(SAMPLE_CANCEL_REQUEST, "https://shop.example.com/hook")),
+    "ewallet-cancel/unknown-request.json": Sample(status(404)),
+    "ewallet-cancel/missing-api-key.json": Sample(status(401)),
+    "payment-resolve/resolve-requested-payment.json": Sample(
+        status(200), resolve_payment_requested, then=payment_status_is(RESOLVE_PAYMENT_KEY, "Failed")),
+    "payment-resolve/unknown-payment.json": Sample(status(404)),
+    "payment-resolve/malformed-payment-id.json": Sample(status(400)),
 }
 
 
@@ -400,22 +441,35 @@ class Stack:
     """The running stack's names, a DynamoDB client and a webhook receiver."""
 
     def __init__(self, env):
-        import boto3
-
         self.env = env
         self.port = int(env.get("INVOKE_PORT", "9000"))
-        self.dynamodb = boto3.client(
-            "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env.get("AWS_REGION", "us-east-1"),
-            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "test"),
-            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "test"))
+        self.dynamodb = self.client("dynamodb")
         self.receiver = Receiver()
+
+    def webhook_secret(self):
+        """WEBHOOK_SECRET itself, or the current one of the Secrets Manager secret that
+        WEBHOOK_SECRET_ARN names ({"current": ..., "previous": ...})."""
+        if "WEBHOOK_SECRET" in self.env:
+            return self.env["WEBHOOK_SECRET"]
+        secrets = self.client("secretsmanager")
+        stored = secrets.get_secret_value(SecretId=self.env["WEBHOOK_SECRET_ARN"])["SecretString"]
+        return json.loads(stored)["current"]
+
+    def client(self, service):
+        import boto3
+
+        return boto3.client(
+            service, endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=self.env.get("AWS_REGION", "us-east-1"),
+            aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID", "test"),
+            aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY", "test"))
 
 
 def cargo_lambda_invoke(binary, data_file, port, env):
     """Exactly what a developer types; the answer as JSON, or the error's text."""
     command = ["cargo", "lambda", "invoke", binary, "--data-file", str(data_file),
                "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--output-format", "json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    # Generous: watch compiles a binary on its first invocation if it is not built yet.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     if done.returncode != 0:
         return None, f"{' '.join(command)} exited {done.returncode}: {done.stderr.strip()[-2000:]}"
     return json.loads(done.stdout), None
@@ -455,6 +509,7 @@ class CargoLambdaInvoke(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.stack.receiver.server.shutdown()
+        cls.stack.receiver.server.server_close()
         cls.scratch.cleanup()
 
     def test_every_event_file_gets_its_expected_outcome_from_cargo_lambda_invoke(self):
