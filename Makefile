@@ -1,5 +1,5 @@
 # The two commands: `make run` (the stack on http://127.0.0.1:3000) and `make test`.
-.PHONY: run test down install bench
+.PHONY: run test down install bench deploy-check
 
 run:
 	bash localstack/stack.sh run
@@ -10,6 +10,11 @@ test:
 # The performance benchmark: prints a table and writes BENCHMARKS.md (starts the stack if needed).
 bench:
 	bash localstack/bench.sh
+
+# sam build of every function (serial, host architecture), sam validate --lint, cfn-lint:
+# what a deploy needs, without an AWS account (localstack/deploy-check.sh).
+deploy-check:
+	bash localstack/deploy-check.sh
 
 # Stops a stack left running by `localstack/stack.sh up`.
 down:

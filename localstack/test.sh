@@ -26,10 +26,14 @@ fi
 export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 set -a; . .local/functions.env; . .local/stack.env; set +a
 
-echo "[test] template: cfn-lint, sam validate --lint, no cycle after the SAM transform"
+echo "[test] template: cfn-lint, sam validate --lint, no cycle after the SAM transform;"
+echo "[test] every events/ file through cargo lambda invoke (localstack/tests/test_invoke.py)"
 cfn-lint template.yaml
 sam validate --lint --region "$AWS_REGION" > /dev/null
-python -m unittest discover -s localstack/tests
+REQUIRE_STACK=1 INVOKE_PORT="$invoke_port" python -m unittest discover -s localstack/tests
+
+echo "[test] workflows: actionlint (with shellcheck on their run: scripts)"
+actionlint
 
 echo "[test] clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
