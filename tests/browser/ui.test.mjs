@@ -185,10 +185,17 @@ test('search narrows the results as you type, paging works, and both live in the
   noProblems(page);
 });
 
-test('the page is readable at phone width', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+test('the page is readable at phone width, and a first visit transfers at most 60 kB', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const user = freshUser();
   const page = await openPage(t, { user, q: 'amber espresso' }, { width: 390, height: 844 });
   await expectInfo(page, 'page 1 of 1 · 10 orders');
+  // The page and what it loads (not the API's answers), headers included, as Chromium counts it.
+  const transferred = await page.evaluate(() => [
+    ...performance.getEntriesByType('navigation'),
+    ...performance.getEntriesByType('resource').filter((e) => e.initiatorType !== 'fetch'),
+  ].reduce((sum, entry) => sum + entry.transferSize, 0));
+  t.diagnostic(`first visit: ${transferred} bytes transferred`);
+  assert.ok(transferred > 0 && transferred <= 60 * 1024, `${transferred} bytes`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
   await page.screenshot({ path: path.join(SHOTS, 'phone.png'), fullPage: true });
