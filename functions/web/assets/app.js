@@ -242,9 +242,8 @@
     // Only a slow answer says so: a fast one would only flicker.
     clearTimeout(busyTimer);
     busyTimer = setTimeout(() => { el.pageInfo.textContent = 'Loading…'; }, 300);
-    const query = new URLSearchParams({ name: state.q, page: String(state.page), pageSize: String(state.size) });
     try {
-      const body = await api(`${userPath()}?${query}`, { signal: searchAbort.signal });
+      const body = await api(`${userPath()}?${searchQuery()}`, { signal: searchAbort.signal });
       if (seq !== searchSeq) return;
       const last = Math.max(1, body.pagination.totalPages);
       if (state.page > last) {
@@ -269,6 +268,10 @@
         el.table.setAttribute('aria-busy', 'false');
       }
     }
+  }
+
+  function searchQuery() {
+    return new URLSearchParams({ name: state.q, page: String(state.page), pageSize: String(state.size) }).toString();
   }
 
   function placeholder(text) {
@@ -608,16 +611,34 @@
     if (inFlight(order)) watch(order.id);
   }
 
-  // Polls every order in flight once a second; stops when none is.
+  // Polls every order in flight once a second; stops when none is. Several in flight on
+  // the page shown are read with one search, so a page of orders being paid costs one
+  // request a second (the public API is throttled), not one per order.
   async function poll() {
     pollTimer = null;
     if (document.hidden) return; // resumed by visibilitychange
-    await Promise.all([...watched].map((id) => fetchOrder(id)));
+    const ids = [...watched];
+    const onPage = ids.filter((id) => pageIds.includes(id));
+    const byPage = onPage.length > 1;
+    const alone = byPage ? ids.filter((id) => !pageIds.includes(id)) : ids;
+    await Promise.all([byPage ? refreshPage() : null, ...alone.map((id) => fetchOrder(id))]);
     for (const id of [...watched]) {
       const order = orders.get(id);
       if (!order || !inFlight(order)) watched.delete(id);
     }
     if (watched.size && !pollTimer) pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  async function refreshPage() {
+    const user = state.user;
+    const query = searchQuery();
+    try {
+      const body = await api(`${userPath()}?${query}`);
+      if (user !== state.user || query !== searchQuery()) return;
+      for (const order of body.data) if (pageIds.includes(order.id)) update(order);
+    } catch {
+      // Passing: the next poll tries again.
+    }
   }
 
   async function fetchOrder(id) {
