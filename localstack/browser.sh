@@ -21,7 +21,7 @@ as_root() {
 apt_install() {
   say "installing $* from Debian's packages (first run only)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" > /dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" > /dev/null
 }
 
 install() {
