@@ -133,6 +133,8 @@ up() {
 
   cat <<EOF
 
+  Web UI                 $WEB_URL
+    the demo user's orders; another user: ${WEB_URL}?user=<userId>
   API (API Gateway)      $API_URL
     try: curl '$API_URL/api/v1/users/5a2fb4b2-f281-4c64-8bbc-ec3500b40c76/orders?name=espresso&pageSize=5'
     every URL and table name: .local/stack.env (the stack's outputs)

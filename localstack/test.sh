@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: starts the local stack if it is not running (and stops it afterwards): that
 # deploys template.yaml through CloudFormation to the emulator. Then runs every test of
-# the workspace against it, the template's own checks, and the linters.
+# the workspace against it, the template's own checks, the linters, and the browser test
+# of the web UI (installing Chromium and playwright-core first if they are missing).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -40,3 +41,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "[test] unit, integration and end-to-end tests"
 cargo nextest run --workspace --no-fail-fast
+
+echo "[test] browser: the web UI in headless Chromium (Debian's), driven by playwright-core"
+bash localstack/browser.sh install
+cargo build --quiet -p seed-demo   # each browser test seeds a fresh user with it
+node --test --test-reporter=spec tests/browser/ui.test.mjs

@@ -57,6 +57,9 @@ pub struct OrderDto {
     pub created_at_utc: DateTime<Utc>,
     pub updated_at_utc: DateTime<Utc>,
     pub order_details: Vec<OrderDetailDto>,
+    /// The payment of the order's current (or last) checkout attempt; none before checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<PaymentId>,
     /// The fulfilment process of the order's decided payment, with its jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<crate::fulfilment::ProcessDto>,

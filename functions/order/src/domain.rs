@@ -115,6 +115,7 @@ impl Order {
                     quantity: d.quantity,
                 })
                 .collect(),
+            payment_id: self.payment_id,
             process: None,
         }
     }

@@ -1,5 +1,7 @@
-//! GET /api/internal/v1/users/{userId}/orders/{orderId}: one order with its details and the
-//! fulfilment process of its decided payment (each job's state and when it changed).
+//! GET /api/internal/v1/users/{userId}/orders/{orderId}, and the same view on the public API
+//! at GET /api/v1/users/{userId}/orders/{orderId} (the web page polls it): one order with its
+//! details, its payment, and the fulfilment process of its decided payment (each job's state
+//! and when it changed). Another user's order is a 404, like a missing one.
 
 use http::StatusCode;
 use lambda_http::Request;

@@ -1,6 +1,9 @@
 //! Seeds the original's demo set (user 5a2fb4b2-…, 200 orders) through the order service's
 //! own repository. Safe to run again: existing orders are left as they are, so a demo in
 //! progress keeps its state.
+//!
+//! `seed-demo <userId>` seeds the same set for another user: the browser tests give each
+//! test a fresh user, so they can run again and again against one stack.
 
 use futures::{StreamExt, TryStreamExt, stream};
 use order::{OrderConfig, OrderRepository, demo};
@@ -8,7 +11,10 @@ use shared::UserId;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let user = UserId::parse(demo::DEMO_USER)?;
+    let user = match std::env::args().nth(1) {
+        Some(raw) => UserId::parse(&raw)?,
+        None => UserId::parse(demo::DEMO_USER)?,
+    };
     let repo =
         order::startup::order_deps(&shared::aws::sdk_config(), OrderConfig::from_env()?).repo;
     let now = chrono::Utc::now();

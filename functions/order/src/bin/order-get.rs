@@ -1,4 +1,5 @@
-//! Lambda: GET /api/internal/v1/users/{userId}/orders/{orderId}
+//! Lambda: GET /api/internal/v1/users/{userId}/orders/{orderId} and its public twin,
+//! GET /api/v1/users/{userId}/orders/{orderId}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

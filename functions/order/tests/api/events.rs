@@ -15,6 +15,7 @@ const EXPECTED: &[(&str, u16)] = &[
     ("order-search/bad-page-size.json", 400),
     ("order-search/malformed-user-id.json", 400),
     ("order-get/demo-order.json", 200),
+    ("order-get/public-demo-order.json", 200),
     ("order-get/unknown-order.json", 404),
     ("order-get/malformed-order-id.json", 400),
     ("order-checkout/ewallet.json", 202),

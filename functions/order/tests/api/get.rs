@@ -1,9 +1,14 @@
-use shared::UserId;
+use chrono::Utc;
+use order::{OrderRepository, demo};
+use shared::contracts::OrderStatus;
 use shared::testing::{ApiRequest, assert_problem, body_json};
+use shared::{PaymentId, UserId};
 
 use crate::helpers::spawn_app;
 
 const ROUTE: &str = "/api/internal/v1/users/{userId}/orders/{orderId}";
+/// The same function on the public API, which the web page polls.
+const PUBLIC_ROUTE: &str = "/api/v1/users/{userId}/orders/{orderId}";
 
 fn get_request(user: &str, order: &str) -> lambda_http::Request {
     ApiRequest::new("GET", ROUTE, &[("userId", user), ("orderId", order)]).build()
@@ -64,4 +69,51 @@ async fn malformed_ids_are_a_400_problem() {
         let body = assert_problem(&app.get(get_request(u, o)).await, 400);
         assert_eq!(body["errors"][0]["field"], field);
     }
+}
+
+#[tokio::test]
+async fn the_public_route_shows_the_owner_their_order_and_anyone_else_a_404() {
+    let app = spawn_app().await;
+    let mine = app.given_orders(app.user, 1).await.remove(0);
+    let order = mine.id.to_string();
+    let request = |user: &str| {
+        ApiRequest::new(
+            "GET",
+            PUBLIC_ROUTE,
+            &[("userId", user), ("orderId", &order)],
+        )
+        .build()
+    };
+
+    let owner = app.get(request(&app.user.to_string())).await;
+    let stranger = app.get(request(&UserId::new_random().to_string())).await;
+
+    assert_eq!(owner.status(), 200);
+    assert_eq!(body_json(&owner)["name"], mine.name);
+    let stranger = assert_problem(&stranger, 404);
+    assert_eq!(stranger["detail"], "No such order for this user.");
+}
+
+#[tokio::test]
+async fn an_order_being_paid_names_its_payment_and_one_never_checked_out_names_none() {
+    let app = spawn_app().await;
+    let fresh = app.given_orders(app.user, 1).await.remove(0);
+    let mut paying = demo::demo_order(app.user, 7, Utc::now());
+    let payment = PaymentId::new_random();
+    paying.status = OrderStatus::PaymentPending;
+    paying.payment_id = Some(payment);
+    assert!(app.repo.insert_if_absent(&paying).await.unwrap());
+
+    let paying_view = body_json(
+        &app.get(get_request(&app.user.to_string(), &paying.id.to_string()))
+            .await,
+    );
+    let fresh_view = body_json(
+        &app.get(get_request(&app.user.to_string(), &fresh.id.to_string()))
+            .await,
+    );
+
+    assert_eq!(paying_view["status"], "PaymentPending");
+    assert_eq!(paying_view["paymentId"], payment.to_string());
+    assert!(fresh_view.get("paymentId").is_none());
 }
