@@ -311,6 +311,10 @@ EXPECTED = {
     "order-get/demo-order.json": Sample(status(200)),
     "order-get/unknown-order.json": Sample(status(404)),
     "order-get/malformed-order-id.json": Sample(status(400)),
+    "order-get/public-demo-order.json": Sample(status(200)),
+    "web/page.json": Sample(status(200)),
+    "web/script.json": Sample(status(200)),
+    "web/unknown-asset.json": Sample(status(404)),
     # Demo order #3 (100.99): the whole flow runs on from here, ending in PaymentSuccess.
     "order-checkout/ewallet.json": Sample(status(202), order_created(ORDER_3)),
     "order-checkout/unknown-provider.json": Sample(status(400)),
