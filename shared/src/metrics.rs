@@ -34,6 +34,17 @@ pub fn count_line(
     Value::Object(line)
 }
 
+/// The metric that counts a payment decided with `status` (paid or not): one name per
+/// outcome, so an alarm or a dashboard reads each directly.
+pub fn payment_outcome_metric(status: crate::contracts::PaymentStatus) -> &'static str {
+    use crate::contracts::PaymentStatus;
+    match status {
+        PaymentStatus::Success => "PaymentsPaid",
+        PaymentStatus::Failed | PaymentStatus::Expired => "PaymentsFailed",
+        PaymentStatus::Requested => "PaymentsRequested",
+    }
+}
+
 /// Counts one `metric` now.
 pub fn count(service: &str, metric: &str, properties: &[(&str, String)]) {
     let line = count_line(
@@ -48,6 +59,23 @@ pub fn count(service: &str, metric: &str, properties: &[(&str, String)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_decided_outcome_has_its_metric() {
+        use crate::contracts::PaymentStatus;
+        assert_eq!(
+            payment_outcome_metric(PaymentStatus::Success),
+            "PaymentsPaid"
+        );
+        assert_eq!(
+            payment_outcome_metric(PaymentStatus::Failed),
+            "PaymentsFailed"
+        );
+        assert_eq!(
+            payment_outcome_metric(PaymentStatus::Expired),
+            "PaymentsFailed"
+        );
+    }
 
     #[test]
     fn a_count_is_an_emf_line_cloudwatch_can_read() {

@@ -151,6 +151,14 @@ async fn process<J: Job, S: ProcessStatusReporter>(
             let last = receive_count >= listener.max_receive_count;
             tracing::error!(error = %ErrorChain(&err), last_delivery = last, "job failed");
             if last {
+                shared::metrics::count(
+                    "fulfilment",
+                    "JobsDeadLettered",
+                    &[
+                        ("job", job_type.as_str().to_owned()),
+                        ("processId", result.process_id.to_string()),
+                    ],
+                );
                 let update = JobStatusUpdate {
                     job_type,
                     job_status: JobStatus::Error,

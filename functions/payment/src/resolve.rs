@@ -108,6 +108,11 @@ where
             cancelled = matches!(answer, CancelAnswer::Cancelled { .. }),
             "payment resolved"
         );
+        shared::metrics::count(
+            "payment",
+            shared::metrics::payment_outcome_metric(outcome),
+            &[("paymentId", id.to_string())],
+        );
         return Ok(PaymentResponse {
             payment_id: id,
             payment_status: outcome,

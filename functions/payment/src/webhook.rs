@@ -170,6 +170,11 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Cl
                 };
                 if deps.repo.record_outcome(record).await? {
                     tracing::info!(payment_id = %id, status = outcome.status.as_str(), "payment outcome recorded");
+                    shared::metrics::count(
+                        "payment",
+                        shared::metrics::payment_outcome_metric(outcome.status),
+                        &[("paymentId", id.to_string())],
+                    );
                     payment.status = outcome.status;
                     payment.transactions.push(outcome.transaction.clone());
                     payment.confirming_until = Some(lease);

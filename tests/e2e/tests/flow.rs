@@ -48,9 +48,20 @@ async fn an_order_ending_in_99_is_paid() {
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "PaymentPending");
-    assert!(body["paymentId"].is_string());
+    let payment_id = body["paymentId"].as_str().unwrap().to_owned();
     let (status, took) = settled_status(&order).await;
     assert_eq!(status, "PaymentSuccess", "after {took:?}");
+
+    // Counted as a business metric: an EMF line in the functions' log.
+    let log = std::fs::read_to_string(
+        shared::testing::workspace_root().join(".local/logs/functions.log"),
+    )
+    .unwrap_or_default();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"PaymentsPaid\":1") && l.contains(&payment_id)),
+        "no PaymentsPaid metric for {payment_id}"
+    );
 }
 
 #[tokio::test]
