@@ -54,7 +54,7 @@ pub enum Settled {
     /// No payment existed: the order is payable again.
     MadePayable,
     /// The decided payment was applied to the order.
-    Confirmed(OrderStatus),
+    Confirmed,
     /// Someone else moved the order first (or the index lagged): nothing to do.
     Moved,
     /// The payment service could not say now: the next run tries again.
@@ -76,7 +76,7 @@ impl Reconciled {
     fn count(&mut self, settled: Settled) {
         let slot = match settled {
             Settled::MadePayable => &mut self.made_payable,
-            Settled::Confirmed(_) => &mut self.confirmed,
+            Settled::Confirmed => &mut self.confirmed,
             Settled::Moved => &mut self.moved,
             Settled::Left => &mut self.left,
         };
@@ -203,7 +203,7 @@ where
             match confirm(orders, order.user_id, order.id, &request, correlation_id).await {
                 Ok(confirmed) => {
                     tracing::info!(%payment_id, payment_status = status.as_str(), order_status = confirmed.status.as_str(), "overdue order confirmed with its decided payment");
-                    Ok(Settled::Confirmed(confirmed.status))
+                    Ok(Settled::Confirmed)
                 }
                 Err(OrderError::NotWaitingForPayment(_) | OrderError::NotFound) => {
                     Ok(Settled::Moved)
