@@ -3,6 +3,7 @@ function's CodeUri pointed at an S3 object, as `sam package` would), transformed
 own translator, and its dependency graph as cfn-lint builds it."""
 
 import copy
+import logging
 import os
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def transform(template, parameters=None, region="us-east-1"):
     from samtranslator.translator.transform import transform as sam_transform
 
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    # Its notes on feature toggles and unpublished usage metrics say nothing about the template.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     return sam_transform(copy.deepcopy(template), parameters or {}, _NoManagedPolicies())
 
 

@@ -30,6 +30,20 @@ class Samconfig(unittest.TestCase):
     def test_prod_confirms_its_change_set(self):
         self.assertIs(self.settings("prod", "deploy").get("confirm_changeset"), True)
 
+    def test_dev_and_prod_release_by_canary_and_a_developers_own_stack_at_once(self):
+        for env, expected in (("default", False), ("dev", True), ("prod", True)):
+            with self.subTest(env=env):
+                overrides = self.settings(env, "deploy").get("parameter_overrides", "")
+                self.assertEqual('SafeReleases="true"' in overrides, expected, overrides)
+
+    def test_the_workflow_deploys_dev_and_prod_by_canary_too(self):
+        # Its --parameter-overrides replace samconfig's list, so it must say it again.
+        workflow = (SAMCONFIG.parent / ".github" / "workflows" / "ci-cd.yml").read_text()
+        deploys = [line for line in workflow.splitlines() if "--parameter-overrides" in line]
+        self.assertEqual(len(deploys), 2, deploys)
+        for line in deploys:
+            self.assertIn("SafeReleases=true", line)
+
     def test_no_environment_builds_in_parallel(self):
         for env in self.config:
             if env == "version":

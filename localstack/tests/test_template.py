@@ -101,6 +101,98 @@ class TransformedTemplate(unittest.TestCase):
                         if ref in text:
                             self.assertIn("Fn::If", text, f"{name} needs {mock} unconditionally")
 
+    def test_with_safe_releases_every_function_but_the_mocks_moves_by_canary_and_rolls_back_on_its_alarms(self):
+        cfn = tpl.transform(tpl.packaged(self.sam, "bucket", "code.zip"), dict(PARAMETERS, SafeReleases="true"))
+        resources = cfn["Resources"]
+        for name, resource in tpl.functions(self.sam):
+            mock = resource.get("Condition") == "DeployMocks"
+            with self.subTest(function=name):
+                self.assertEqual(f"{name}Aliaslive" in resources, not mock)
+                self.assertEqual(f"{name}DeploymentGroup" in resources, not mock)
+                if mock:
+                    continue
+                alias = resources[f"{name}Aliaslive"]
+                self.assertEqual(alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"],
+                                 {"Ref": f"{name}DeploymentGroup"})
+                group = resources[f"{name}DeploymentGroup"]["Properties"]
+                self.assertEqual(group["DeploymentConfigName"]["Fn::Sub"][1]["ConfigName"], "Canary10Percent5Minutes")
+                self.assertIn("DEPLOYMENT_STOP_ON_ALARM", group["AutoRollbackConfiguration"]["Events"])
+                alarms = [a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]]
+                # The function's own errors on the live alias are always among them.
+                errors = [a for a in alarms
+                          if resources[a]["Properties"].get("MetricName") == "Errors"
+                          and {"Name": "FunctionName", "Value": {"Ref": name}} in resources[a]["Properties"]["Dimensions"]]
+                self.assertEqual(len(errors), 1, alarms)
+
+    def test_every_routed_function_also_rolls_back_on_its_apis_share_of_5xx(self):
+        # An HTTP function that answers 500 has not failed in Lambda's eyes: its API's 5xx
+        # share is what shows a bad release.
+        resources = self.sam["Resources"]
+        apis = {}
+        for resource in resources.values():
+            if resource["Type"] == "AWS::ApiGatewayV2::Integration":
+                uri = resource["Properties"]["IntegrationUri"]
+                function = uri["Ref"].removesuffix(".Alias") if "Ref" in uri else uri["Fn::GetAtt"][0]
+                apis.setdefault(function, set()).add(resource["Properties"]["ApiId"]["Ref"])
+        routed = [(f, a) for f, a in apis.items() if resources[f].get("Condition") != "DeployMocks"]
+        self.assertGreaterEqual(len(routed), 10)
+        for function, api_ids in routed:
+            with self.subTest(function=function):
+                alarms = resources[function]["Properties"]["DeploymentPreference"]["Alarms"]
+                for api in api_ids:
+                    self.assertIn({"Ref": f"{api}5xxAlarm"}, alarms)
+                    alarm = resources[f"{api}5xxAlarm"]["Properties"]
+                    self.assertEqual((alarm["MetricName"], alarm["Statistic"]), ("5xx", "Average"))
+                    self.assertIn({"Name": "ApiId", "Value": {"Ref": api}}, alarm["Dimensions"])
+
+    def test_the_listeners_reconciler_and_publisher_also_roll_back_on_their_dead_letter_or_failure_alarm(self):
+        for function, alarm in (("ProductionListenerFunction", "ProductionDeadLetterAlarm"),
+                                ("InvoiceListenerFunction", "InvoiceDeadLetterAlarm"),
+                                ("NotificationListenerFunction", "NotificationDeadLetterAlarm"),
+                                ("OrderReconcilerFunction", "OrderReconcilerFailuresAlarm"),
+                                ("OrderPaymentResultsPublisherFunction", "PublisherFailureAlarm")):
+            with self.subTest(function=function):
+                alarms = self.sam["Resources"][function]["Properties"]["DeploymentPreference"]["Alarms"]
+                self.assertIn({"Ref": alarm}, alarms)
+
+    def test_every_route_queue_stream_and_schedule_invokes_the_live_alias_never_an_unpublished_version(self):
+        resources = self.cfn["Resources"]
+        aliased = {name for name, r in tpl.functions(self.sam) if r.get("Condition") != "DeployMocks"}
+
+        def target(value):
+            """The function a reference names, and whether it names its alias."""
+            if isinstance(value, dict) and "Ref" in value:
+                ref = value["Ref"]
+                if ref.endswith("Aliaslive"):
+                    return ref[: -len("Aliaslive")], True
+                return ref, False
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                return value["Fn::GetAtt"][0], False
+            return None, False
+
+        callers = []
+        for name, resource in resources.items():
+            props = resource.get("Properties", {})
+            kind = resource["Type"]
+            if kind == "AWS::ApiGatewayV2::Integration":
+                callers.append((name, props["IntegrationUri"]))
+            elif kind in ("AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping"):
+                callers.append((name, props["FunctionName"]))
+            elif kind == "AWS::Scheduler::Schedule":
+                callers.append((name, props["Target"]["Arn"]))
+        self.assertGreater(len(callers), 30)
+        for name, value in callers:
+            function, via_alias = target(value)
+            if function in aliased:
+                with self.subTest(caller=name):
+                    self.assertTrue(via_alias, f"{name} invokes {function} unqualified")
+
+    def test_without_safe_releases_nothing_needs_codedeploy(self):
+        # The default: a developer's own stack and the emulators (MiniStack has no CodeDeploy).
+        kinds = {r["Type"] for r in self.cfn["Resources"].values()}
+        self.assertFalse({k for k in kinds if k.startswith("AWS::CodeDeploy::")})
+        self.assertIn("AWS::Lambda::Alias", kinds)
+
     def test_the_public_api_is_throttled(self):
         settings = self.cfn["Resources"]["PublicApiStage"]["Properties"]["DefaultRouteSettings"]
         self.assertIn("ThrottlingRateLimit", settings)
