@@ -33,6 +33,9 @@ cfn-lint template.yaml
 sam validate --lint --region "$AWS_REGION" > /dev/null
 REQUIRE_STACK=1 INVOKE_PORT="$invoke_port" python -m unittest discover -s localstack/tests
 
+echo "[test] sam build of every function, serially (make deploy-check in SAM's debug mode)"
+DEPLOY_CHECK_MODE=debug bash localstack/deploy-check.sh
+
 echo "[test] workflows: actionlint (with shellcheck on their run: scripts)"
 actionlint
 
