@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = listeners::ListenerConfig::from_env()?;
     let listener = listeners::startup::invoice(&shared::aws::sdk_config(), config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, lambda_runtime::Error>(listeners::handle(&listener, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(listeners::handle(&listener, event).await)
     }))
     .await
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let domain = listeners::config::recipient_domain()?;
     let listener = listeners::startup::notification(&shared::aws::sdk_config(), config, domain)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, lambda_runtime::Error>(listeners::handle(&listener, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(listeners::handle(&listener, event).await)
     }))
     .await
 }
