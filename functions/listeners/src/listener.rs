@@ -83,8 +83,7 @@ async fn handle_message<J: Job, S: ProcessStatusReporter>(
         .get("ApproximateReceiveCount")
         .and_then(|c| c.parse().ok())
         .unwrap_or(1);
-    // The invocation's request id: what ties a message's lines to the invocation's other
-    // lines (the runtime's own, and those written once per batch).
+    // The request id ties these lines to the invocation's metric lines (`requestId`).
     let span = tracing::info_span!(
         "message",
         correlation_id = %correlation_id,
@@ -163,14 +162,7 @@ async fn process<J: Job, S: ProcessStatusReporter>(
                 "job failed"
             );
             if last {
-                shared::metrics::count(
-                    "fulfilment",
-                    "JobsDeadLettered",
-                    &[
-                        ("job", job_type.as_str().to_owned()),
-                        ("processId", result.process_id.to_string()),
-                    ],
-                );
+                metrics::counter!(shared::metrics::JOBS_DEAD_LETTERED).increment(1);
                 let update = JobStatusUpdate {
                     job_type,
                     job_status: JobStatus::Error,
