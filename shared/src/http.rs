@@ -47,7 +47,8 @@ pub fn invocation_deadline_ms(request: &Request) -> Option<u64> {
     request.lambda_context_ref().map(|ctx| ctx.deadline)
 }
 
-/// Runs the Lambda event loop with `handler`, which gets each request and its correlation id.
+/// Runs the Lambda event loop with `handler`, which gets each request and its correlation id;
+/// the business metrics counted in an invocation are flushed at its end.
 pub async fn run<F, Fut, E>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request, CorrelationId) -> Fut + Sync,
@@ -68,6 +69,7 @@ where
             method = %request.method(),
             path = %request.uri().path(),
         );
+        crate::metrics::start_invocation(&request_id);
         async move {
             let started = Instant::now();
             let instance = request.uri().path().to_owned();
@@ -78,6 +80,7 @@ where
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
                 "request completed"
             );
+            crate::metrics::flush();
             Ok::<_, std::convert::Infallible>(response)
         }
         .instrument(span)

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod contracts;
 pub mod correlation;
+pub mod event;
 pub mod fault;
 pub mod fulfilment;
 pub mod http;

@@ -1,6 +1,7 @@
 //! The batch handler every listener shares.
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
 use shared::CorrelationId;
 use shared::JobId;
 use shared::fulfilment::{CORRELATION_ID_ATTRIBUTE, JobStatus, JobStatusUpdate, PaymentResult};
@@ -33,13 +34,15 @@ pub enum Outcome {
 /// are answered so that only they are delivered again.
 pub async fn handle<J: Job, S: ProcessStatusReporter>(
     listener: &Listener<J, S>,
-    event: SqsEvent,
+    event: LambdaEvent<SqsEvent>,
 ) -> SqsBatchResponse {
+    let request_id = event.context.request_id.as_str();
     let outcomes = futures::future::join_all(
         event
+            .payload
             .records
             .iter()
-            .map(|message| handle_message(listener, message)),
+            .map(|message| handle_message(listener, message, request_id)),
     )
     .await;
     let mut response = SqsBatchResponse::default();
@@ -56,6 +59,7 @@ pub async fn handle<J: Job, S: ProcessStatusReporter>(
 async fn handle_message<J: Job, S: ProcessStatusReporter>(
     listener: &Listener<J, S>,
     message: &SqsMessage,
+    request_id: &str,
 ) -> (String, Outcome) {
     let id = message.message_id.clone().unwrap_or_default();
     // The message attribute, else the event's own field (a message sent without attributes).
@@ -79,9 +83,11 @@ async fn handle_message<J: Job, S: ProcessStatusReporter>(
         .get("ApproximateReceiveCount")
         .and_then(|c| c.parse().ok())
         .unwrap_or(1);
+    // The request id ties these lines to the invocation's metric lines (`requestId`).
     let span = tracing::info_span!(
         "message",
         correlation_id = %correlation_id,
+        request_id,
         message_id = %id,
         receive_count,
         job = listener.job.job_type().as_str(),
@@ -149,16 +155,14 @@ async fn process<J: Job, S: ProcessStatusReporter>(
         }
         Err(err) => {
             let last = receive_count >= listener.max_receive_count;
-            tracing::error!(error = %ErrorChain(&err), last_delivery = last, "job failed");
+            tracing::error!(
+                error = %ErrorChain(&err),
+                process_id = %result.process_id,
+                last_delivery = last,
+                "job failed"
+            );
             if last {
-                shared::metrics::count(
-                    "fulfilment",
-                    "JobsDeadLettered",
-                    &[
-                        ("job", job_type.as_str().to_owned()),
-                        ("processId", result.process_id.to_string()),
-                    ],
-                );
+                metrics::counter!(shared::metrics::JOBS_DEAD_LETTERED).increment(1);
                 let update = JobStatusUpdate {
                     job_type,
                     job_status: JobStatus::Error,
@@ -227,10 +231,10 @@ mod tests {
         .unwrap()
     }
 
-    fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
+    fn batch(messages: Vec<SqsMessage>) -> LambdaEvent<SqsEvent> {
         let mut event = SqsEvent::default();
         event.records = messages;
-        event
+        LambdaEvent::new(event, lambda_runtime::Context::default())
     }
 
     fn listener(failures: u32) -> Listener<FakeJob, FakeProcessStatus> {

@@ -108,11 +108,7 @@ where
             cancelled = matches!(answer, CancelAnswer::Cancelled { .. }),
             "payment resolved"
         );
-        shared::metrics::count(
-            "payment",
-            shared::metrics::payment_outcome_metric(outcome),
-            &[("paymentId", id.to_string())],
-        );
+        metrics::counter!(shared::metrics::payment_outcome_metric(outcome)).increment(1);
         return Ok(PaymentResponse {
             payment_id: id,
             payment_status: outcome,

@@ -170,11 +170,8 @@ pub async fn apply<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Cl
                 };
                 if deps.repo.record_outcome(record).await? {
                     tracing::info!(payment_id = %id, status = outcome.status.as_str(), "payment outcome recorded");
-                    shared::metrics::count(
-                        "payment",
-                        shared::metrics::payment_outcome_metric(outcome.status),
-                        &[("paymentId", id.to_string())],
-                    );
+                    metrics::counter!(shared::metrics::payment_outcome_metric(outcome.status))
+                        .increment(1);
                     payment.status = outcome.status;
                     payment.transactions.push(outcome.transaction.clone());
                     payment.confirming_until = Some(lease);
@@ -273,14 +270,7 @@ async fn confirm<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: Cloc
             match within(left, deps.refunds.refund(&payment, correlation_id)).await {
                 Ok(at) => {
                     deps.repo.mark_refunded(payment.id, at).await?;
-                    shared::metrics::count(
-                        "payment",
-                        "PaymentsRefunded",
-                        &[
-                            ("paymentId", payment.id.to_string()),
-                            ("orderId", payment.order_id.to_string()),
-                        ],
-                    );
+                    metrics::counter!(shared::metrics::PAYMENTS_REFUNDED).increment(1);
                     tracing::warn!(payment_id = %payment.id, order_id = %payment.order_id, "a success no order waits for was refunded");
                 }
                 Err(err) => {

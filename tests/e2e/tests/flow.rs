@@ -53,15 +53,43 @@ async fn an_order_ending_in_99_is_paid() {
     assert_eq!(status, "PaymentSuccess", "after {took:?}");
 
     // Counted as a business metric: an EMF line in the functions' log.
-    let log = std::fs::read_to_string(
-        shared::testing::workspace_root().join(".local/logs/functions.log"),
-    )
-    .unwrap_or_default();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("\"PaymentsPaid\":1") && l.contains(&payment_id)),
-        "no PaymentsPaid metric for {payment_id}"
-    );
+    let line = metric_line_of_payment("PaymentsPaid", &payment_id).await;
+    assert!(line.is_some(), "no PaymentsPaid metric for {payment_id}");
+}
+
+/// The EMF line counting `metric` in an invocation that logged `payment_id`: a metric line
+/// carries its invocation's `requestId`, and that invocation's log lines carry the same
+/// `request_id` beside the payment's id. Polled, as the line is written when the invocation
+/// ends, which may be after the order already shows the outcome.
+async fn metric_line_of_payment(metric: &str, payment_id: &str) -> Option<Value> {
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(
+            shared::testing::workspace_root().join(".local/logs/functions.log"),
+        )
+        .unwrap_or_default();
+        let lines: Vec<Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let invocations: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["payment_id"] == payment_id)
+            .filter_map(|l| l["span"]["request_id"].as_str())
+            .filter(|id| !id.is_empty())
+            .collect();
+        let counted = lines.iter().find(|l| {
+            l[metric] == 1
+                && l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == shared::metrics::NAMESPACE
+                && l["requestId"]
+                    .as_str()
+                    .is_some_and(|id| invocations.contains(&id))
+        });
+        if counted.is_some() || started.elapsed() > Duration::from_secs(10) {
+            return counted.cloned();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
@@ -248,13 +276,6 @@ async fn a_late_success_for_an_order_paid_by_another_attempt_is_refunded_and_cou
     assert_ne!(first["paymentId"].as_str(), Some(second_id.as_str()));
 
     // And the refund is counted: an EMF line in the functions' log.
-    let log = std::fs::read_to_string(
-        shared::testing::workspace_root().join(".local/logs/functions.log"),
-    )
-    .unwrap_or_default();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("\"PaymentsRefunded\":1") && l.contains(&second_id)),
-        "no PaymentsRefunded metric for {second_id}"
-    );
+    let line = metric_line_of_payment("PaymentsRefunded", &second_id).await;
+    assert!(line.is_some(), "no PaymentsRefunded metric for {second_id}");
 }

@@ -41,6 +41,7 @@ async fn every_sample_batch_fails_only_its_bad_messages() {
                 status: FakeProcessStatus::default(),
                 max_receive_count: 3,
             };
+            let event = lambda_runtime::LambdaEvent::new(event, Default::default());
             let response = listeners::handle(&listener, event).await;
             let (failures, effects) = expected(&file);
             assert_eq!(response.batch_item_failures.len(), failures, "{file}");

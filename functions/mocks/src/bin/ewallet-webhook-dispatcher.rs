@@ -1,7 +1,7 @@
 //! Lambda: the mock e-wallet's webhook dispatcher, fired by EventBridge Scheduler with
 //! `{"paymentRequestId": "..."}` (the schedule's target Input).
 
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::LambdaEvent;
 use mocks::ewallet::{DispatcherConfig, dispatcher, startup};
 
 #[tokio::main]
@@ -11,8 +11,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = shared::aws::sdk_config();
     let secret = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN").await?;
     let service = startup::dispatcher(&sdk, config, secret)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        dispatcher::handle(&service, event)
-    }))
-    .await
+    shared::event::run(|event: LambdaEvent<serde_json::Value>| dispatcher::handle(&service, event))
+        .await
 }

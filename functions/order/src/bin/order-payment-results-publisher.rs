@@ -2,15 +2,15 @@
 //! result to the SNS topic (the outbox's relay).
 
 use aws_lambda_events::dynamodb::Event;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::LambdaEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let config = order::PublisherConfig::from_env()?;
     let publisher = order::startup::publisher(&shared::aws::sdk_config(), config);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+    shared::event::run(|event: LambdaEvent<Event>| {
         order::publisher::handle(&publisher, event.payload)
-    }))
+    })
     .await
 }

@@ -5,6 +5,7 @@ use payment::startup::{retry_settings, webhook_deps};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
+    shared::metrics::init("payment")?;
     let config = payment::WebhookConfig::from_env()?;
     let sdk = shared::aws::sdk_config();
     let secret = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN").await?;
