@@ -31,6 +31,9 @@ pub struct Target {
 pub struct Outcome {
     pub samples: Vec<Duration>,
     pub failures: Vec<String>,
+    /// What reading the webhook secret took inside each measured start (its `read_ms` log
+    /// line), for the functions that read it at init.
+    pub secret_read_ms: Vec<u64>,
 }
 
 /// The environment Lambda sets for a `provided.al2023` function (documented reserved
@@ -101,7 +104,10 @@ pub fn measure(
                 continue;
             }
             match start_once(target, log_dir) {
-                Ok(elapsed) if round >= warmup => outcomes[i].samples.push(elapsed),
+                Ok((elapsed, secret_read)) if round >= warmup => {
+                    outcomes[i].samples.push(elapsed);
+                    outcomes[i].secret_read_ms.extend(secret_read);
+                }
                 Ok(_) => {}
                 Err(failure) => outcomes[i].failures.push(failure),
             }
@@ -120,8 +126,12 @@ pub fn measure(
     outcomes
 }
 
-/// One cold start: spawn, wait for its first `/next`, kill.
-fn start_once(target: &Target, log_dir: &std::path::Path) -> Result<Duration, String> {
+/// One cold start: spawn, wait for its first `/next`, kill. Also returns the secret read
+/// time the start logged, if it logged one.
+fn start_once(
+    target: &Target,
+    log_dir: &std::path::Path,
+) -> Result<(Duration, Option<u64>), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let addr = listener.local_addr().map_err(|e| format!("bind: {e}"))?;
     let (tx, rx) = mpsc::channel();
@@ -133,6 +143,10 @@ fn start_once(target: &Target, log_dir: &std::path::Path) -> Result<Duration, St
     ));
     let stderr =
         File::create(&stderr_path).map_err(|e| format!("{}: {e}", stderr_path.display()))?;
+    // The functions log to stdout: kept in the same file, for the secret read's log line.
+    let stdout = stderr
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
     let started = Instant::now();
     let spawned = Command::new(&target.binary)
         .args(&target.args)
@@ -140,7 +154,7 @@ fn start_once(target: &Target, log_dir: &std::path::Path) -> Result<Duration, St
         .envs(&target.env)
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(stderr)
         .spawn();
     let result = match spawned {
@@ -154,7 +168,20 @@ fn start_once(target: &Target, log_dir: &std::path::Path) -> Result<Duration, St
     };
     stop_server(addr);
     let _ = server.join();
-    result
+    result.map(|elapsed| (elapsed, secret_read_ms(&stderr_path)))
+}
+
+/// The `read_ms` of the `webhook secret read from Secrets Manager` line (shared::secrets).
+fn secret_read_ms(log: &std::path::Path) -> Option<u64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.contains("webhook secret read from Secrets Manager"))?;
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    value
+        .get("read_ms")
+        .or_else(|| value.pointer("/fields/read_ms"))?
+        .as_u64()
 }
 
 fn wait_for_next(
@@ -282,6 +309,18 @@ mod tests {
             outcomes[0].failures
         );
         assert!(outcomes[0].samples.iter().all(|d| *d < START_TIMEOUT));
+    }
+
+    #[test]
+    fn a_start_that_reads_the_webhook_secret_reports_how_long_the_read_took() {
+        let script = r#"echo '{"level":"INFO","fields":{"message":"webhook secret read from Secrets Manager","read_ms":42}}'; \
+                      exec 3<>/dev/tcp/${AWS_LAMBDA_RUNTIME_API%:*}/${AWS_LAMBDA_RUNTIME_API#*:}; \
+                      printf 'GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nhost: x\r\n\r\n' >&3; sleep 5"#;
+        let dir = std::env::temp_dir().join(format!("bench-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let outcomes = measure(&[shell("reads-a-secret", script)], 0, 2, &dir);
+        assert_eq!(outcomes[0].samples.len(), 2, "{:?}", outcomes[0].failures);
+        assert_eq!(outcomes[0].secret_read_ms, vec![42, 42]);
     }
 
     #[test]

@@ -302,6 +302,7 @@ fn cold_targets(
                 (function.binary.clone(), 128, BTreeMap::new())
             }
         };
+        let vars = with_init_endpoint(vars, env);
         targets.push(cold::Target {
             name: function.binary.clone(),
             binary: artifacts.binary(&function.binary),
@@ -310,6 +311,21 @@ fn cold_targets(
         });
     }
     Ok(targets)
+}
+
+/// A function that reads the webhook secret calls Secrets Manager during init: on AWS one
+/// in-region call, here the emulator's (the real endpoint is out of reach, and init would
+/// fail). Other functions make no call before `/next` and get no endpoint.
+fn with_init_endpoint(
+    mut vars: BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    if vars.contains_key("WEBHOOK_SECRET_ARN")
+        && let Some(endpoint) = env.get("AWS_ENDPOINT_URL")
+    {
+        vars.insert("AWS_ENDPOINT_URL".to_owned(), endpoint.clone());
+    }
+    vars
 }
 
 async fn emulator_config(env: &BTreeMap<String, String>) -> anyhow::Result<aws_config::SdkConfig> {
@@ -536,4 +552,26 @@ async fn pipeline_part(
         orders_table: table.clone(),
         warm_up: warm_up_note,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_function_that_reads_the_secret_at_init_is_pointed_at_the_emulator() {
+        let env = BTreeMap::from([(
+            "AWS_ENDPOINT_URL".to_owned(),
+            "http://127.0.0.1:4566".to_owned(),
+        )]);
+        let reader = BTreeMap::from([("WEBHOOK_SECRET_ARN".to_owned(), "s".to_owned())]);
+        let other = BTreeMap::from([("ORDERS_TABLE".to_owned(), "t".to_owned())]);
+        assert_eq!(
+            with_init_endpoint(reader, &env)
+                .get("AWS_ENDPOINT_URL")
+                .map(String::as_str),
+            Some("http://127.0.0.1:4566")
+        );
+        assert!(!with_init_endpoint(other, &env).contains_key("AWS_ENDPOINT_URL"));
+    }
 }
