@@ -2,18 +2,23 @@
 //! jittered exponential backoff on transient failures (5xx, 408, 429, connection errors),
 //! the caller's correlation id, an idempotency key so a retried call has one effect, and
 //! SigV4 signing for API Gateway's IAM authorization of internal routes.
+//!
+//! The retry loop is written here rather than taken from a middleware: its sleeps are
+//! tokio's, its jitter comes from an `Entropy` and its signing time from a `Clock`, so a
+//! simulation with paused time and seeded randomness replays every call exactly.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use reqwest_retry::{RetryTransientMiddleware, policies::ExponentialBackoff};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::CorrelationId;
+use crate::entropy::{Entropy, SystemEntropy};
+use crate::transport::{Outgoing, ReqwestTransport, Transport, TransportError};
+use crate::{Clock, CorrelationId, SystemClock};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
@@ -50,7 +55,7 @@ pub enum CallError {
     Transport {
         url: String,
         #[source]
-        source: reqwest_middleware::Error,
+        source: TransportError,
     },
     #[error("{url} answered {status}: {body}")]
     Status {
@@ -129,10 +134,13 @@ struct Signer {
     region: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServiceClient {
-    http: ClientWithMiddleware,
+    transport: Arc<dyn Transport>,
     signer: Option<Signer>,
+    retry: RetrySettings,
+    entropy: Arc<dyn Entropy>,
+    clock: Arc<dyn Clock>,
 }
 
 /// What travels with every call: who started it, and what makes a retry the same call.
@@ -140,6 +148,48 @@ pub struct ServiceClient {
 pub struct CallContext<'a> {
     pub correlation_id: &'a CorrelationId,
     pub idempotency_key: &'a str,
+}
+
+/// Where a client's calls go and what it draws time and jitter from: HTTPS, the system's
+/// clock and randomness in production; a simulated network and seeded streams in tests.
+#[derive(Clone)]
+pub struct ClientParts {
+    pub transport: Arc<dyn Transport>,
+    pub entropy: Arc<dyn Entropy>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient")
+            .field("transport", &self.transport)
+            .field("signed", &self.signer.is_some())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ClientParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientParts")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientParts {
+    /// HTTPS with a 2 s connect timeout, the system clock and the system's randomness.
+    pub fn system() -> Result<Self, CallError> {
+        let inner = http_builder()?
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(CallError::Build)?;
+        Ok(Self {
+            transport: Arc::new(ReqwestTransport::new(inner)),
+            entropy: Arc::new(SystemEntropy),
+            clock: Arc::new(SystemClock),
+        })
+    }
 }
 
 impl ServiceClient {
@@ -152,28 +202,28 @@ impl ServiceClient {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "us-east-1".to_owned()),
         });
-        Self::build(signer, retry)
+        Ok(Self::over(ClientParts::system()?, signer, retry))
     }
 
     /// A client that does not sign (calls to services outside AWS, such as the e-wallet's
     /// webhook target).
     pub fn unsigned(retry: RetrySettings) -> Result<Self, CallError> {
-        Self::build(None, retry)
+        Ok(Self::over(ClientParts::system()?, None, retry))
     }
 
-    fn build(signer: Option<Signer>, retry: RetrySettings) -> Result<Self, CallError> {
-        let inner = http_builder()?
-            .timeout(retry.attempt_timeout)
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(CallError::Build)?;
-        let policy = ExponentialBackoff::builder()
-            .retry_bounds(retry.min_backoff, retry.max_backoff)
-            .build_with_max_retries(retry.max_retries);
-        let http = ClientBuilder::new(inner)
-            .with(RetryTransientMiddleware::new_with_policy(policy))
-            .build();
-        Ok(Self { http, signer })
+    /// An unsigned client over `parts` (a simulation's network, clock and randomness).
+    pub fn with_parts(parts: ClientParts, retry: RetrySettings) -> Self {
+        Self::over(parts, None, retry)
+    }
+
+    fn over(parts: ClientParts, signer: Option<Signer>, retry: RetrySettings) -> Self {
+        Self {
+            transport: parts.transport,
+            signer,
+            retry,
+            entropy: parts.entropy,
+            clock: parts.clock,
+        }
     }
 
     /// POSTs `body` as JSON and parses a 2xx answer as `R`. Any other status is
@@ -214,40 +264,78 @@ impl ServiceClient {
                 .map(|(k, v)| ((*k).to_owned(), v.clone())),
         );
         if let Some(signer) = &self.signer {
-            headers.extend(signer.sign("POST", url, &headers, &payload).await?);
+            let at = SystemTime::from(self.clock.now());
+            headers.extend(signer.sign("POST", url, &headers, &payload, at).await?);
         }
-        let mut request = self.http.post(url).body(payload);
-        for (name, value) in &headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let response = request
-            .send()
+        let request = Outgoing {
+            method: http::Method::POST,
+            url: url.to_owned(),
+            headers,
+            body: payload,
+        };
+        let answer = self
+            .send_with_retries(request)
             .await
             .map_err(|source| CallError::Transport {
                 url: url.to_owned(),
                 source,
             })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| CallError::Transport {
-                url: url.to_owned(),
-                source: source.into(),
-            })?;
-        if !status.is_success() {
+        if !(200..300).contains(&answer.status) {
             return Err(CallError::Status {
                 url: url.to_owned(),
-                status: status.as_u16(),
+                status: answer.status,
                 // Bounded: the body only goes to logs.
-                body: String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned(),
+                body: String::from_utf8_lossy(&answer.body[..answer.body.len().min(512)])
+                    .into_owned(),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|source| CallError::Decode {
+        serde_json::from_slice(&answer.body).map_err(|source| CallError::Decode {
             url: url.to_owned(),
             source,
         })
     }
+
+    /// Sends until a final answer: a failed connection, a timed-out attempt, 5xx, 408 and
+    /// 429 are retried up to `max_retries` times; the last attempt's outcome is returned.
+    async fn send_with_retries(
+        &self,
+        request: Outgoing,
+    ) -> Result<crate::transport::Answer, TransportError> {
+        let mut retry = 0;
+        loop {
+            let attempt = self.transport.send(request.clone());
+            let outcome = match tokio::time::timeout(self.retry.attempt_timeout, attempt).await {
+                Ok(outcome) => outcome,
+                Err(_elapsed) => Err(TransportError::Timeout(self.retry.attempt_timeout)),
+            };
+            let transient = match &outcome {
+                Ok(answer) => is_transient(answer.status),
+                Err(_) => true,
+            };
+            if !transient || retry >= self.retry.max_retries {
+                return outcome;
+            }
+            let pause = backoff(&self.retry, retry, self.entropy.as_ref());
+            tracing::info!(retry = retry + 1, pause_ms = pause.as_millis() as u64, outcome = ?outcome.as_ref().map(|a| a.status), "retrying a transient failure");
+            tokio::time::sleep(pause).await;
+            retry += 1;
+        }
+    }
+}
+
+fn is_transient(status: u16) -> bool {
+    status >= 500 || matches!(status, 408 | 429)
+}
+
+/// Exponential backoff with full jitter: the n-th pause is drawn uniformly from
+/// `min_backoff ..= min(min_backoff * 2^n, max_backoff)`.
+fn backoff(settings: &RetrySettings, retry: u32, entropy: &dyn Entropy) -> Duration {
+    let floor = settings.min_backoff.as_millis() as u64;
+    let ceiling = floor
+        .saturating_mul(1u64.checked_shl(retry).unwrap_or(u64::MAX))
+        .min(settings.max_backoff.as_millis() as u64)
+        .max(floor);
+    Duration::from_millis(floor + entropy.below(ceiling - floor + 1))
 }
 
 impl Signer {
@@ -257,6 +345,7 @@ impl Signer {
         url: &str,
         headers: &[(String, String)],
         body: &[u8],
+        at: SystemTime,
     ) -> Result<Vec<(String, String)>, CallError> {
         let credentials = self
             .credentials
@@ -268,7 +357,7 @@ impl Signer {
             .identity(&identity)
             .region(&self.region)
             .name("execute-api")
-            .time(SystemTime::now())
+            .time(at)
             .settings(SigningSettings::default())
             .build()
             .map_err(|e| CallError::Sign(Box::new(e)))?
@@ -378,5 +467,94 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, CallError::Encode { .. }), "{err:?}");
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::entropy::SeededEntropy;
+    use crate::transport::{Answer, BoxFuture};
+
+    /// Answers each attempt with the next scripted status; `None` never answers.
+    #[derive(Debug)]
+    struct Script(Mutex<Vec<Option<u16>>>, Mutex<u32>);
+
+    impl Transport for Script {
+        fn send(&self, _request: Outgoing) -> BoxFuture<'_, Result<Answer, TransportError>> {
+            *self.1.lock().unwrap() += 1;
+            let next = self.0.lock().unwrap().remove(0);
+            Box::pin(async move {
+                match next {
+                    Some(status) => Ok(Answer {
+                        status,
+                        body: b"{}".to_vec(),
+                    }),
+                    None => std::future::pending().await,
+                }
+            })
+        }
+    }
+
+    fn client(script: Vec<Option<u16>>) -> (ServiceClient, Arc<Script>) {
+        let transport = Arc::new(Script(Mutex::new(script), Mutex::new(0)));
+        let parts = ClientParts {
+            transport: transport.clone(),
+            entropy: Arc::new(SeededEntropy::new(1)),
+            clock: Arc::new(SystemClock),
+        };
+        (ServiceClient::with_parts(parts, RetrySettings::default()), transport)
+    }
+
+    async fn call(client: &ServiceClient) -> Result<serde_json::Value, CallError> {
+        let correlation_id = CorrelationId::generate();
+        let ctx = CallContext {
+            correlation_id: &correlation_id,
+            idempotency_key: "k",
+        };
+        client.post_json("http://svc/x", &1, ctx).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_answers_are_retried_until_one_is_final() {
+        let (client, transport) = client(vec![Some(503), Some(429), Some(200)]);
+        assert!(call(&client).await.is_ok());
+        assert_eq!(*transport.1.lock().unwrap(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_is_final_at_once() {
+        let (client, transport) = client(vec![Some(400), Some(200)]);
+        let err = call(&client).await.unwrap_err();
+        assert_eq!(err.status(), Some(400));
+        assert_eq!(*transport.1.lock().unwrap(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_that_never_answer_time_out_and_the_last_outcome_is_returned() {
+        let (client, transport) = client(vec![None, None, None, None]);
+        let started = tokio::time::Instant::now();
+        let err = call(&client).await.unwrap_err();
+        assert!(
+            matches!(err, CallError::Transport { source: TransportError::Timeout(_), .. }),
+            "{err:?}"
+        );
+        assert_eq!(*transport.1.lock().unwrap(), 4, "one attempt and three retries");
+        let waited = started.elapsed();
+        // Four 5 s attempts, and three pauses of 100 ms ..= 400 ms.
+        assert!(waited >= Duration::from_millis(20_300) && waited <= Duration::from_millis(20_700), "{waited:?}");
+    }
+
+    #[test]
+    fn pauses_grow_within_their_bounds() {
+        let settings = RetrySettings::default();
+        let entropy = SeededEntropy::new(3);
+        for retry in 0..40 {
+            let pause = backoff(&settings, retry, &entropy);
+            let ceiling = Duration::from_millis(100 << retry.min(5)).min(settings.max_backoff);
+            assert!(pause >= settings.min_backoff && pause <= ceiling, "{retry}: {pause:?}");
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod contracts;
 pub mod correlation;
+pub mod entropy;
 pub mod event;
 pub mod fault;
 pub mod fulfilment;
@@ -24,6 +25,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod transport;
 pub mod validation;
 
 pub use clock::{Clock, SystemClock};
