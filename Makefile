@@ -1,11 +1,16 @@
 # The two commands: `make run` (the stack on http://127.0.0.1:3000) and `make test`.
-.PHONY: run test down install bench deploy-check
+.PHONY: run test down install bench deploy-check sim
 
 run:
 	bash localstack/stack.sh run
 
 test:
 	bash localstack/test.sh
+
+# The deterministic simulation alone: SIM_SEEDS (10000), SIM_SEED_START (0); SIM_SEED=N
+# replays one seed with its trace.
+sim:
+	cargo run --quiet -p sim
 
 # The performance benchmark: prints a table and writes BENCHMARKS.md (starts the stack if needed).
 bench:

@@ -33,6 +33,20 @@ impl InMemoryOrderRepository {
         repo
     }
 
+    /// Stores `order` as it is (a simulation's seed data).
+    pub fn seed(&self, order: Order) {
+        if let Ok(mut map) = self.orders.lock() {
+            map.insert((order.user_id, order.id), order);
+        }
+    }
+
+    /// Every order, in key order (what a simulation's checker reads).
+    pub fn all(&self) -> Vec<Order> {
+        self.lock()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Orders>, RepositoryError> {
         self.orders
             .lock()

@@ -1,7 +1,7 @@
 //! In-memory fakes of the payment service's ports, for unit tests (feature `test-util`).
 //! The repository honours the same conditions as the DynamoDB adapter.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -21,14 +21,24 @@ use shared::store::Poisoned;
 /// Clones share the same payments, so a test can play a concurrent writer.
 #[derive(Debug, Default, Clone)]
 pub struct InMemoryPaymentRepository {
-    payments: Arc<Mutex<HashMap<PaymentId, Payment>>>,
+    payments: Arc<Mutex<BTreeMap<PaymentId, Payment>>>,
 }
 
 impl InMemoryPaymentRepository {
-    fn lock(&self) -> Result<MutexGuard<'_, HashMap<PaymentId, Payment>>, RepositoryError> {
+    fn lock(&self) -> Result<MutexGuard<'_, BTreeMap<PaymentId, Payment>>, RepositoryError> {
         self.payments
             .lock()
             .map_err(|_| RepositoryError::from(Poisoned))
+    }
+
+    /// Every payment, in id order (what a simulation's checker reads).
+    pub fn all(&self) -> Vec<Payment> {
+        let mut all: Vec<Payment> = self
+            .lock()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by_key(|p| p.id.to_string());
+        all
     }
 
     pub fn len(&self) -> usize {

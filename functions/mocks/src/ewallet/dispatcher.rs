@@ -55,8 +55,6 @@ pub enum Dispatched {
     Rejected { status: u16 },
     /// Sent or rejected by an earlier firing, or cancelled by the merchant: nothing to do.
     AlreadySettled,
-    /// Another firing holds the request now.
-    Busy,
     /// No such payment request.
     Unknown,
     /// The event is not a `DispatchWebhook`.
@@ -73,6 +71,10 @@ pub enum DispatchError {
     Undelivered(#[source] CallError),
     #[error("no answer from the receiver within {budget_ms} ms; the firing will be retried")]
     OutOfTime { budget_ms: u64 },
+    /// Another firing holds the request, maybe one that died: failing gets this firing
+    /// retried by Lambda after the lease, instead of leaving the webhook to a dead holder.
+    #[error("another firing holds the request; the firing will be retried")]
+    Held,
 }
 
 /// The most the webhook's delivery (retries included) may take: under the function's 30 s
@@ -88,6 +90,7 @@ impl From<DispatchError> for lambda_runtime::Diagnostic {
             DispatchError::Encode(_) => "EwalletWebhookEncoding",
             DispatchError::Undelivered(_) => "EwalletWebhookUndelivered",
             DispatchError::OutOfTime { .. } => "EwalletWebhookOutOfTime",
+            DispatchError::Held => "EwalletRequestHeld",
         };
         Self {
             error_type: error_type.to_owned(),
@@ -213,7 +216,7 @@ where
         };
         if !self.repo.claim(id, now, &claim).await? {
             tracing::info!("another firing holds this request, or it was settled meanwhile");
-            return Ok(Dispatched::Busy);
+            return Err(DispatchError::Held);
         }
 
         let outcome = self.outcomes.decide(request.amount);
@@ -568,7 +571,10 @@ mod tests {
         };
         assert!(d.repo.claim(id, now, &held).await.unwrap());
 
-        assert_eq!(d.dispatch(event(id)).await.unwrap(), Dispatched::Busy);
+        assert!(matches!(
+            d.dispatch(event(id)).await,
+            Err(DispatchError::Held)
+        ));
         assert!(d.sender.sent().is_empty());
 
         d.clock.advance(LEASE + Duration::seconds(1));

@@ -5,7 +5,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use shared::contracts::{EwalletPaymentRequest, EwalletStatusCode};
 use shared::{Money, OrderId, ValidationError};
@@ -345,8 +344,10 @@ impl DelayRange {
         self.max
     }
 
-    pub fn pick(&self, rng: &mut impl Rng) -> Duration {
-        Duration::seconds(i64::from(rng.random_range(self.min..=self.max)))
+    /// A delay drawn from `entropy` (seeded in a simulation).
+    pub fn draw(&self, entropy: &dyn shared::entropy::Entropy) -> Duration {
+        let span = u64::from(self.max - self.min) + 1;
+        Duration::seconds(i64::from(self.min) + i64::try_from(entropy.below(span)).unwrap_or(0))
     }
 }
 
@@ -370,8 +371,7 @@ pub fn at_expression(due: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
+    use shared::entropy::SeededEntropy;
     use shared::Currency;
     use shared::contracts::MerchantData;
 
@@ -450,20 +450,20 @@ mod tests {
     #[test]
     fn a_delay_range_with_min_equal_to_max_always_picks_that_delay() {
         let range = DelayRange::new(7, 7).unwrap();
-        let mut rng = StdRng::seed_from_u64(1);
+        let rng = SeededEntropy::new(1);
         for _ in 0..100 {
-            assert_eq!(range.pick(&mut rng), Duration::seconds(7));
+            assert_eq!(range.draw(&rng), Duration::seconds(7));
         }
         let zero = DelayRange::new(0, 0).unwrap();
-        assert_eq!(zero.pick(&mut rng), Duration::zero());
+        assert_eq!(zero.draw(&rng), Duration::zero());
     }
 
     #[test]
     fn delays_stay_within_the_range_and_reach_both_bounds() {
         let range = DelayRange::new(3, 10).unwrap();
-        let mut rng = StdRng::seed_from_u64(42);
+        let rng = SeededEntropy::new(42);
         let picks: Vec<i64> = (0..2_000)
-            .map(|_| range.pick(&mut rng).num_seconds())
+            .map(|_| range.draw(&rng).num_seconds())
             .collect();
         assert!(picks.iter().all(|s| (3..=10).contains(s)));
         assert!(picks.contains(&3), "the minimum is never picked");

@@ -245,8 +245,10 @@ impl EwalletRequestRepository for DynamoDbEwalletRequests {
                  ADD attempts :one",
             )
             .condition_expression(
+                // The token's own claim holds too: an SDK retry of a claim that was
+                // applied but whose answer was lost must not read as another firing's.
                 "attribute_exists(paymentRequestId) AND \
-                 (#status = :pending OR (#status = :sending AND leaseUntil < :now))",
+                 (#status = :pending OR (#status = :sending AND (leaseUntil < :now OR claimToken = :token)))",
             )
             .expression_attribute_values(":sending", store::value(&RequestStatus::Sending)?)
             .expression_attribute_values(":pending", store::value(&RequestStatus::Pending)?)

@@ -1,6 +1,6 @@
 //! In-memory fakes of the e-wallet's ports, for unit tests (feature `test-util`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -30,7 +30,7 @@ struct Slot {
 /// Behaves like the DynamoDB adapter's conditions, in a map.
 #[derive(Debug, Default)]
 pub struct InMemoryEwalletRequests {
-    slots: Mutex<HashMap<PaymentRequestId, Slot>>,
+    slots: Mutex<BTreeMap<PaymentRequestId, Slot>>,
 }
 
 impl InMemoryEwalletRequests {
@@ -40,6 +40,14 @@ impl InMemoryEwalletRequests {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Every request, in id order (what a simulation's checker reads).
+    pub fn all(&self) -> Vec<EwalletRequest> {
+        let mut all: Vec<EwalletRequest> =
+            lock(&self.slots).values().map(|slot| slot.request.clone()).collect();
+        all.sort_by_key(|r| r.id.to_string());
+        all
     }
 }
 
@@ -114,7 +122,10 @@ impl EwalletRequestRepository for InMemoryEwalletRequests {
         };
         let claimable = match (slot.request.status, &slot.claim) {
             (RequestStatus::Pending, _) => true,
-            (RequestStatus::Sending, Some(held)) => held.lease_until < now,
+            // The same claim again: the SDK retrying a claim whose answer was lost.
+            (RequestStatus::Sending, Some(held)) => {
+                held.lease_until < now || held.token == claim.token
+            }
             _ => false,
         };
         if claimable {

@@ -32,6 +32,8 @@ pub struct PaymentRequestService<R, S, C = SystemClock> {
     pub scheduler: S,
     pub clock: C,
     pub delays: DelayRange,
+    /// What the delay is drawn from.
+    pub entropy: std::sync::Arc<dyn shared::entropy::Entropy>,
     /// The merchant's credential; also the secret that request ids are derived with.
     pub api_key: ApiKey,
     /// Where the merchant receives webhooks: the only `notificationUri`s accepted.
@@ -110,8 +112,7 @@ where
         });
         tracing::Span::current().record("payment_request_id", tracing::field::display(id));
         let now = self.clock.now();
-        // Drawn before any await: the thread-local generator must not cross one.
-        let delay = self.delays.pick(&mut rand::rng());
+        let delay = self.delays.draw(self.entropy.as_ref());
         let due = due_at(now, delay);
 
         let mut fresh = EwalletRequest::new(id, terms.clone(), correlation_id.as_str(), due, now);
@@ -168,6 +169,7 @@ mod tests {
                 Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap() + Duration::milliseconds(250),
             ),
             delays: DelayRange::new(delay, delay).unwrap(),
+            entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
             api_key: ApiKey::new(API_KEY).unwrap(),
             webhook_urls: vec![NotificationUri::parse("https://example.com/hook").unwrap()],
         }

@@ -35,6 +35,11 @@ impl HttpWebhookSender {
             client: ServiceClient::unsigned(retry)?,
         })
     }
+
+    /// Over a client built elsewhere (a simulation's network).
+    pub fn over(client: ServiceClient) -> Self {
+        Self { client }
+    }
 }
 
 impl WebhookSender for HttpWebhookSender {

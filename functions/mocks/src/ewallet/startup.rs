@@ -33,6 +33,7 @@ pub fn payment_request_service(
         ),
         clock: SystemClock,
         delays: config.delays,
+        entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
         api_key: config.api_key,
         webhook_urls: config.webhook_urls,
     }

@@ -23,6 +23,7 @@ shared::contract_tests! {
         a_delivered_request_is_not_cancelled_and_answers_its_verdict,
         a_refused_request_is_cancelled_and_an_unknown_one_is_not_found,
         a_request_under_a_live_lease_is_busy_until_the_lease_ends,
+        a_claim_repeated_with_its_own_token_still_holds,
     ]
 }
 
@@ -359,5 +360,34 @@ async fn a_request_under_a_live_lease_is_busy_until_the_lease_ends(
     assert_eq!(
         repo.get(request.id).await.unwrap().unwrap().status,
         RequestStatus::Cancelled
+    );
+}
+
+/// The SDK retries a claim whose answer was lost: the retry meets the claim it made itself,
+/// and must not read as a firing that lost the race (the webhook would never be sent).
+async fn a_claim_repeated_with_its_own_token_still_holds(repo: &impl EwalletRequestRepository) {
+    let request = given(repo).await;
+    let now = Utc::now();
+    let mine = claim(now + Duration::seconds(60));
+    assert!(repo.claim(request.id, now, &mine).await.unwrap());
+    assert!(
+        repo.claim(request.id, now, &mine).await.unwrap(),
+        "a retry of the same claim holds"
+    );
+    assert!(
+        !repo
+            .claim(request.id, now, &claim(now + Duration::seconds(60)))
+            .await
+            .unwrap(),
+        "another firing's claim still does not"
+    );
+    assert!(
+        repo.settle(
+            request.id,
+            &mine.token,
+            &Settlement::Released { at: now }
+        )
+        .await
+        .unwrap()
     );
 }

@@ -76,6 +76,7 @@ impl TestApp {
             ),
             clock: SystemClock,
             delays: DelayRange::new(delay_secs, delay_secs).unwrap(),
+            entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
             api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
             // The addresses the tests and the sample events send webhooks to.
             webhook_urls: [

@@ -1,0 +1,153 @@
+//! A deterministic simulation of the checkout's payment flow. One seed is one world: a
+//! few users and orders, faults switched on per seed (swarm testing), a chaos phase, a
+//! heal phase with every fault off, then the liveness checks. The safety invariants are
+//! checked after every write the stores apply.
+//!
+//! Everything runs on one current-thread tokio runtime with paused time, and every random
+//! choice comes from the seed's stream: a seed replays exactly (`SIM_SEED=N make sim`).
+
+pub mod check;
+pub mod net;
+pub mod store;
+pub mod system;
+pub mod world;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::transport::{Outgoing, Transport};
+use shared::{OrderId, UserId};
+
+use crate::system::{PUBLIC, RECONCILER_PERIOD, Stores, System};
+use crate::world::World;
+
+/// When the faults stop, and when the run ends: past the last attempt's deadline by more
+/// than three reconciler periods.
+pub const CHAOS: Duration = Duration::from_secs(120);
+pub const END: Duration = Duration::from_secs(120 + 300 + 4 * 60 + 60);
+
+/// What one seed came to.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub seed: u64,
+    pub violations: Vec<String>,
+    pub events: usize,
+    pub trace_hash: u64,
+    pub faults: String,
+}
+
+/// Runs one seed. `verbose` prints the trace as it happens.
+pub fn run(seed: u64, verbose: bool) -> Report {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build();
+    let Ok(runtime) = runtime else {
+        return Report {
+            seed,
+            violations: vec!["could not start a runtime".into()],
+            events: 0,
+            trace_hash: 0,
+            faults: String::new(),
+        };
+    };
+    runtime.block_on(simulate(seed, verbose))
+}
+
+async fn simulate(seed: u64, verbose: bool) -> Report {
+    let world = World::new(seed, verbose);
+    let faults = world.faults().describe();
+    world.log(format!("seed {seed}: faults {faults}"));
+    let stores = Arc::new(Stores::default());
+    let checker = {
+        let (world, stores) = (world.clone(), stores.clone());
+        Arc::new(move || check::safety(&world, &stores)) as Arc<dyn Fn() + Send + Sync>
+    };
+    let system = Arc::new(System::build(world.clone(), checker, stores.clone()));
+
+    let orders = seed_orders(&world, &stores);
+    for (user, order) in &orders {
+        let (world, network) = (world.clone(), system.network.clone());
+        let (user, order) = (*user, *order);
+        tokio::spawn(async move { shop(world, network, user, order).await });
+    }
+    {
+        let system = system.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RECONCILER_PERIOD).await;
+                let run = system.clone();
+                tokio::spawn(async move { run.reconcile().await });
+            }
+        });
+    }
+    tokio::time::sleep(CHAOS).await;
+    world.heal();
+    tokio::time::sleep(END - CHAOS).await;
+    check::liveness(&world, &stores);
+    Report {
+        seed,
+        violations: world.violations(),
+        events: world.events(),
+        trace_hash: world.trace_hash(),
+        faults,
+    }
+}
+
+/// One or two users with one to three orders each; amounts end in .99 (the e-wallet
+/// pays) or .11 (it refuses).
+fn seed_orders(world: &Arc<World>, stores: &Stores) -> Vec<(UserId, OrderId)> {
+    let mut orders = Vec::new();
+    for _ in 0..world.between(1, 2) {
+        let user = UserId::from_uuid(uuid::Uuid::from_u128(u128::from(world.fork())));
+        for n in 1..=world.between(1, 3) as usize {
+            let order = order::demo::demo_order(user, n, world.now());
+            world.log(format!(
+                "order {} of user {user}: {} cents",
+                order.id,
+                order.total.cents()
+            ));
+            orders.push((user, order.id));
+            stores.orders.seed(order);
+        }
+    }
+    orders
+}
+
+/// A user checking out one order: once, twice, or three times over the chaos phase,
+/// sometimes with a double click; a 5xx or 409 is tried again a few seconds later.
+async fn shop(world: Arc<World>, network: Arc<net::Network>, user: UserId, order: OrderId) {
+    for _ in 0..world.between(1, 3) {
+        tokio::time::sleep(Duration::from_millis(world.between(0, 60_000))).await;
+        if world.chance(0.2) {
+            let (world, network) = (world.clone(), network.clone());
+            tokio::spawn(async move { checkout(&world, &network, user, order).await });
+        }
+        for _ in 0..3 {
+            let status = checkout(&world, &network, user, order).await;
+            if !matches!(status, Some(409 | 429 | 500..=599) | None) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(world.between(2_000, 15_000))).await;
+        }
+    }
+}
+
+async fn checkout(world: &World, network: &net::Network, user: UserId, order: OrderId) -> Option<u16> {
+    let request = Outgoing {
+        method: http::Method::POST,
+        url: format!("{PUBLIC}/api/v1/users/{user}/orders/{order}/checkout"),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            (
+                shared::correlation::HEADER.into(),
+                format!("user-{}", world.events()),
+            ),
+        ],
+        body: br#"{"paymentProvider":"Ewallet"}"#.to_vec(),
+    };
+    let answer = network.send(request).await;
+    let status = answer.as_ref().ok().map(|a| a.status);
+    world.log(format!("user checkout {order} -> {status:?}"));
+    status
+}

@@ -1,0 +1,309 @@
+//! DynamoDB's faults around the in-memory stores: a call that fails before it is applied,
+//! and a write that is applied but whose answer is lost, after which the SDK retries it
+//! (the caller sees the retry's answer) or gives up (the caller sees an error). The
+//! checker runs after every write that was applied.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use shared::paging::NameFilter;
+use shared::store::StoreError;
+use shared::{OrderId, PaymentId, ProcessId, UserId};
+
+use crate::world::World;
+
+/// A store as a function instance sees it: `inner` shared by every instance, behind faults.
+pub struct Faulty<T> {
+    pub inner: Arc<T>,
+    pub world: Arc<World>,
+    pub name: &'static str,
+    /// The safety checker, run after each applied write.
+    pub check: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl<T> Clone for Faulty<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            world: self.world.clone(),
+            name: self.name,
+            check: self.check.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Faulty<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+fn injected(what: &str) -> StoreError {
+    shared::store::failed(std::io::Error::other(format!("injected: {what}")))
+}
+
+impl<T: Send + Sync> Faulty<T> {
+    async fn read<R>(
+        &self,
+        op: &str,
+        call: impl Future<Output = Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
+        if self.world.chance(self.world.faults().store_unavailable) {
+            self.world.log(format!("fault {}.{op}: unavailable", self.name));
+            return Err(injected("store unavailable"));
+        }
+        call.await
+    }
+
+    async fn write<R, Fut>(&self, op: &str, call: impl Fn() -> Fut) -> Result<R, StoreError>
+    where
+        Fut: Future<Output = Result<R, StoreError>>,
+    {
+        let faults = self.world.faults();
+        if self.world.chance(faults.store_unavailable) {
+            self.world.log(format!("fault {}.{op}: unavailable", self.name));
+            return Err(injected("store unavailable"));
+        }
+        let first = call().await;
+        (self.check)();
+        let Ok(answer) = first else {
+            return first;
+        };
+        if self.world.chance(faults.store_write_retried) {
+            self.world.log(format!(
+                "fault {}.{op}: applied, answer lost, the SDK retries",
+                self.name
+            ));
+            let retried = call().await;
+            (self.check)();
+            return retried;
+        }
+        if self.world.chance(faults.store_write_lost) {
+            self.world
+                .log(format!("fault {}.{op}: applied, answer lost", self.name));
+            return Err(injected("answer lost"));
+        }
+        Ok(answer)
+    }
+}
+
+mod orders {
+    use order::OrderRepository;
+    use order::repository::{
+        CheckoutAbandon, CheckoutStart, Overdue, PaymentSettlement, SearchHits, Transition,
+    };
+
+    use super::*;
+
+    impl<T: OrderRepository> OrderRepository for Faulty<T> {
+        async fn search(&self, user: UserId, filter: &NameFilter) -> Result<SearchHits, StoreError> {
+            self.read("search", self.inner.search(user, filter)).await
+        }
+
+        async fn get(&self, user: UserId, order: OrderId) -> Result<Option<order::Order>, StoreError> {
+            self.read("get", self.inner.get(user, order)).await
+        }
+
+        async fn insert_if_absent(&self, order: &order::Order) -> Result<bool, StoreError> {
+            self.write("insert_if_absent", || self.inner.insert_if_absent(order))
+                .await
+        }
+
+        async fn start_checkout(&self, start: CheckoutStart<'_>) -> Result<bool, StoreError> {
+            self.write("start_checkout", || self.inner.start_checkout(start))
+                .await
+        }
+
+        async fn abandon_checkout(&self, abandon: CheckoutAbandon<'_>) -> Result<bool, StoreError> {
+            self.write("abandon_checkout", || self.inner.abandon_checkout(abandon))
+                .await
+        }
+
+        async fn settle_payment(
+            &self,
+            settlement: PaymentSettlement,
+        ) -> Result<Transition, StoreError> {
+            self.write("settle_payment", || self.inner.settle_payment(settlement))
+                .await
+        }
+
+        async fn overdue(
+            &self,
+            shard: u8,
+            now: DateTime<Utc>,
+            limit: i32,
+        ) -> Result<Vec<Overdue>, StoreError> {
+            self.read("overdue", self.inner.overdue(shard, now, limit)).await
+        }
+    }
+}
+
+mod processes {
+    use order::ProcessRepository;
+    use order::processes::{JobChange, JobChangeOutcome, Process};
+    use shared::fulfilment::ProcessStatus;
+
+    use super::*;
+
+    impl<T: ProcessRepository> ProcessRepository for Faulty<T> {
+        async fn insert_if_absent(&self, process: &Process) -> Result<bool, StoreError> {
+            self.write("insert_if_absent", || self.inner.insert_if_absent(process))
+                .await
+        }
+
+        async fn get(&self, process: ProcessId) -> Result<Option<Process>, StoreError> {
+            self.read("get", self.inner.get(process)).await
+        }
+
+        async fn get_many(&self, processes: &[ProcessId]) -> Result<Vec<Process>, StoreError> {
+            self.read("get_many", self.inner.get_many(processes)).await
+        }
+
+        async fn change_job(&self, change: &JobChange) -> Result<JobChangeOutcome, StoreError> {
+            self.write("change_job", || self.inner.change_job(change)).await
+        }
+
+        async fn finish(
+            &self,
+            process: ProcessId,
+            to: ProcessStatus,
+            now: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.write("finish", || self.inner.finish(process, to, now))
+                .await
+        }
+    }
+}
+
+mod payments {
+    use payment::repository::{ConfirmationClaim, OutcomeRecord};
+    use payment::{ExternalId, Payment, PaymentRepository};
+
+    use super::*;
+
+    impl<T: PaymentRepository> PaymentRepository for Faulty<T> {
+        async fn insert_if_absent(&self, payment: &Payment) -> Result<bool, StoreError> {
+            self.write("insert_if_absent", || self.inner.insert_if_absent(payment))
+                .await
+        }
+
+        async fn get(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
+            self.read("get", self.inner.get(id)).await
+        }
+
+        async fn find_by_external_id(
+            &self,
+            external: &ExternalId,
+        ) -> Result<Option<PaymentId>, StoreError> {
+            self.read("find_by_external_id", self.inner.find_by_external_id(external))
+                .await
+        }
+
+        async fn set_external_id(
+            &self,
+            id: PaymentId,
+            external: &ExternalId,
+            now: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.write("set_external_id", || {
+                self.inner.set_external_id(id, external, now)
+            })
+            .await
+        }
+
+        async fn record_outcome(&self, record: OutcomeRecord<'_>) -> Result<bool, StoreError> {
+            self.write("record_outcome", || self.inner.record_outcome(record))
+                .await
+        }
+
+        async fn claim_confirmation(&self, claim: ConfirmationClaim) -> Result<bool, StoreError> {
+            self.write("claim_confirmation", || self.inner.claim_confirmation(claim))
+                .await
+        }
+
+        async fn mark_refunded(&self, id: PaymentId, at: DateTime<Utc>) -> Result<(), StoreError> {
+            self.write("mark_refunded", || self.inner.mark_refunded(id, at))
+                .await
+        }
+
+        async fn mark_order_confirmed(
+            &self,
+            id: PaymentId,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            self.write("mark_order_confirmed", || {
+                self.inner.mark_order_confirmed(id, now)
+            })
+            .await
+        }
+
+        async fn release_confirmation(
+            &self,
+            id: PaymentId,
+            lease_until: DateTime<Utc>,
+            now: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.write("release_confirmation", || {
+                self.inner.release_confirmation(id, lease_until, now)
+            })
+            .await
+        }
+    }
+}
+
+mod ewallet {
+    use mocks::ewallet::EwalletRequestRepository;
+    use mocks::ewallet::domain::{EwalletRequest, PaymentRequestId};
+    use mocks::ewallet::repository::{Cancel, Claim, Insert, Refund, Settlement};
+
+    use super::*;
+
+    impl<T: EwalletRequestRepository> EwalletRequestRepository for Faulty<T> {
+        async fn cancel(&self, id: PaymentRequestId, now: DateTime<Utc>) -> Result<Cancel, StoreError> {
+            self.write("cancel", || self.inner.cancel(id, now)).await
+        }
+
+        async fn refund(&self, id: PaymentRequestId, now: DateTime<Utc>) -> Result<Refund, StoreError> {
+            self.write("refund", || self.inner.refund(id, now)).await
+        }
+
+        async fn insert_if_absent(&self, request: &EwalletRequest) -> Result<Insert, StoreError> {
+            self.write("insert_if_absent", || self.inner.insert_if_absent(request))
+                .await
+        }
+
+        async fn mark_scheduled(
+            &self,
+            id: PaymentRequestId,
+            due_at: DateTime<Utc>,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            self.write("mark_scheduled", || self.inner.mark_scheduled(id, due_at, now))
+                .await
+        }
+
+        async fn get(&self, id: PaymentRequestId) -> Result<Option<EwalletRequest>, StoreError> {
+            self.read("get", self.inner.get(id)).await
+        }
+
+        async fn claim(
+            &self,
+            id: PaymentRequestId,
+            now: DateTime<Utc>,
+            claim: &Claim,
+        ) -> Result<bool, StoreError> {
+            self.write("claim", || self.inner.claim(id, now, claim)).await
+        }
+
+        async fn settle(
+            &self,
+            id: PaymentRequestId,
+            token: &str,
+            settlement: &Settlement,
+        ) -> Result<bool, StoreError> {
+            self.write("settle", || self.inner.settle(id, token, settlement))
+                .await
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The payment half of the checkout, wired as template.yaml wires it: checkout, the
+//! payment service's request, resolve and webhook, confirm-payment, the reconciler, and
+//! the mock e-wallet with its scheduled, signed webhook. The real handlers and HTTP
+//! adapters run; only the stores, the network and Scheduler are simulated.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mocks::ewallet::domain::{DelayRange, NotificationUri, OutcomeRule};
+use mocks::ewallet::memory::InMemoryEwalletRequests;
+use mocks::ewallet::scheduler::{Scheduled, SchedulerError};
+use mocks::ewallet::{
+    CancelService, Dispatcher, HttpWebhookSender, PaymentRequestService, RefundService,
+    WebhookSchedule, WebhookScheduler,
+};
+use order::memory::InMemoryOrderRepository;
+use order::processes::memory::InMemoryProcessRepository;
+use order::{CheckoutDeps, HttpPayments, OrderDeps};
+use payment::gateway::{HttpEwallet, HttpOrderConfirmation};
+use payment::memory::InMemoryPaymentRepository;
+use payment::{RequestDeps, ResolveDeps, WebhookDeps};
+use shared::api_key::ApiKey;
+use shared::client::{ClientParts, RetrySettings, ServiceClient};
+use shared::entropy::SeededEntropy;
+use shared::signature::{WebhookSecret, WebhookSecrets};
+
+use crate::http_function;
+use crate::net::{Network, Route, context, invoke};
+use crate::store::Faulty;
+use crate::world::{SimClock, World, lock};
+
+pub const PUBLIC: &str = "https://public.sim";
+const INTERNAL: &str = "https://internal.sim";
+const EWALLET: &str = "https://ewallet.sim";
+
+/// template.yaml: `Globals.Function.Timeout`, the dispatcher's and the reconciler's own.
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+const DISPATCHER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const RECONCILER_TIMEOUT: Duration = Duration::from_secs(60);
+/// template.yaml: the reconciler's `rate(1 minute)`.
+pub const RECONCILER_PERIOD: Duration = Duration::from_secs(60);
+/// template.yaml: `PaymentDeadlineSeconds`' default.
+pub const PAYMENT_DEADLINE_SECS: i64 = 300;
+/// template.yaml: the dispatcher's `MaximumRetryAttempts` (asynchronous invokes).
+const DISPATCH_RETRIES: u32 = 2;
+
+/// The stores every instance shares, as the checker reads them.
+#[derive(Debug, Default)]
+pub struct Stores {
+    pub orders: Arc<InMemoryOrderRepository>,
+    pub processes: Arc<InMemoryProcessRepository>,
+    pub payments: Arc<InMemoryPaymentRepository>,
+    pub ewallet: Arc<InMemoryEwalletRequests>,
+}
+
+type Orders = Faulty<InMemoryOrderRepository>;
+type Processes = Faulty<InMemoryProcessRepository>;
+type Requests = Faulty<InMemoryEwalletRequests>;
+pub type ReconcilerDeps =
+    order::reconciler::ReconcilerDeps<Orders, Processes, HttpPayments, SimClock>;
+type DispatcherDeps = Dispatcher<Requests, HttpWebhookSender, SimClock>;
+
+/// The whole system of one seed.
+pub struct System {
+    pub world: Arc<World>,
+    pub stores: Arc<Stores>,
+    pub network: Arc<Network>,
+    pub reconciler: Arc<ReconcilerDeps>,
+}
+
+impl System {
+    pub fn build(world: Arc<World>, check: Arc<dyn Fn() + Send + Sync>, stores: Arc<Stores>) -> Self {
+        let network = Network::new(world.clone());
+        let clock = SimClock(world.clone());
+        let orders = faulty(&stores.orders, &world, "orders", &check);
+        let processes = faulty(&stores.processes, &world, "processes", &check);
+        let payments = faulty(&stores.payments, &world, "payments", &check);
+        let requests = faulty(&stores.ewallet, &world, "ewallet_requests", &check);
+        let client = |retry: RetrySettings| {
+            let parts = ClientParts {
+                transport: network.clone(),
+                entropy: Arc::new(SeededEntropy::new(world.fork())),
+                clock: Arc::new(clock.clone()),
+            };
+            ServiceClient::with_parts(parts, retry)
+        };
+        let api_key = || ApiKey::new(b"sim-merchant-api-key-0123456789".to_vec()).ok();
+        let secrets = || {
+            WebhookSecret::new(b"sim-webhook-secret-0123456789abcdef".to_vec())
+                .map(WebhookSecrets::single)
+                .ok()
+        };
+        let (Some(key), Some(secret)) = (api_key(), secrets()) else {
+            unreachable!("the simulation's key and secret are long enough")
+        };
+        let payment_retry = payment::startup::retry_settings();
+        let ewallet = |webhook_url: &str| {
+            HttpEwallet::new(client(payment_retry), EWALLET, webhook_url, key.clone())
+        };
+        let webhook_url = format!("{PUBLIC}/api/v1/payments/webhook");
+        let order_deps = OrderDeps {
+            repo: orders.clone(),
+            processes: processes.clone(),
+            clock: clock.clone(),
+        };
+
+        let dispatcher = Arc::new(Dispatcher {
+            repo: requests.clone(),
+            sender: HttpWebhookSender::over(client(RetrySettings::default())),
+            clock: clock.clone(),
+            secret: secret.clone(),
+            outcomes: OutcomeRule::default(),
+            lease: mocks::ewallet::dispatcher::LEASE,
+        });
+        let scheduler = SimScheduler {
+            world: world.clone(),
+            dispatcher: dispatcher.clone(),
+            names: Mutex::new(BTreeSet::new()),
+        };
+        let Ok(notification_uri) = NotificationUri::parse(&webhook_url) else {
+            unreachable!("the webhook URL is an https URL")
+        };
+        let Ok(delays) = DelayRange::new(3, 10) else {
+            unreachable!("3 ..= 10 s is a delay range")
+        };
+
+        let route = |method: &str, path: &str, function, timeout, handler| Route {
+            method: method.into(),
+            path: path.into(),
+            function,
+            timeout,
+            handler,
+        };
+        let routes = vec![
+            route(
+                "POST",
+                "/api/v1/users/{userId}/orders/{orderId}/checkout",
+                "order-checkout",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    CheckoutDeps {
+                        repo: orders.clone(),
+                        payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
+                        clock: clock.clone(),
+                        payment_deadline: chrono::Duration::seconds(PAYMENT_DEADLINE_SECS),
+                    },
+                    order::checkout::handle
+                ),
+            ),
+            route(
+                "POST",
+                "/api/internal/v1/users/{userId}/orders/{orderId}/confirm-payment",
+                "order-confirm-payment",
+                FUNCTION_TIMEOUT,
+                http_function!(order_deps.clone(), order::confirm::handle),
+            ),
+            route(
+                "POST",
+                "/api/internal/v1/users/{userId}/payments",
+                "payment-request",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    RequestDeps {
+                        repo: payments.clone(),
+                        ewallet: ewallet(&webhook_url),
+                        clock: clock.clone(),
+                    },
+                    payment::request::handle
+                ),
+            ),
+            route(
+                "POST",
+                "/api/internal/v1/payments/{paymentId}/resolve",
+                "payment-resolve",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    ResolveDeps {
+                        repo: payments.clone(),
+                        ewallet: ewallet(&webhook_url),
+                        clock: clock.clone(),
+                    },
+                    payment::resolve::handle
+                ),
+            ),
+            route(
+                "POST",
+                "/api/v1/payments/webhook",
+                "payment-webhook",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    WebhookDeps {
+                        repo: payments.clone(),
+                        orders: HttpOrderConfirmation::new(client(payment_retry), INTERNAL),
+                        refunds: ewallet(""),
+                        secret: secret.clone(),
+                        clock: clock.clone(),
+                    },
+                    payment::webhook::handle
+                ),
+            ),
+            route(
+                "POST",
+                "/api/payment/payment-requests",
+                "ewallet-payment-request",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    PaymentRequestService {
+                        repo: requests.clone(),
+                        scheduler,
+                        clock: clock.clone(),
+                        delays,
+                        entropy: Arc::new(SeededEntropy::new(world.fork())),
+                        api_key: key.clone(),
+                        webhook_urls: vec![notification_uri],
+                    },
+                    mocks::ewallet::payment_request::handle
+                ),
+            ),
+            route(
+                "POST",
+                "/api/payment/payment-requests/{paymentRequestId}/refunds",
+                "ewallet-refund",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    RefundService {
+                        repo: requests.clone(),
+                        clock: clock.clone(),
+                        api_key: key.clone(),
+                    },
+                    mocks::ewallet::refund::handle
+                ),
+            ),
+            route(
+                "POST",
+                "/api/payment/payment-requests/{paymentRequestId}/cancel",
+                "ewallet-cancel",
+                FUNCTION_TIMEOUT,
+                http_function!(
+                    CancelService {
+                        repo: requests.clone(),
+                        clock: clock.clone(),
+                        api_key: key.clone(),
+                    },
+                    mocks::ewallet::cancel::handle
+                ),
+            ),
+        ];
+        network.install(routes);
+        let reconciler = Arc::new(ReconcilerDeps {
+            orders: order_deps,
+            payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
+        });
+        Self {
+            world,
+            stores,
+            network,
+            reconciler,
+        }
+    }
+
+    /// One scheduled run of the reconciler (`rate(1 minute)`, no retries).
+    pub async fn reconcile(&self) {
+        let deps = self.reconciler.clone();
+        let event = lambda_runtime::LambdaEvent::new(
+            serde_json::json!({}),
+            context(&self.world, RECONCILER_TIMEOUT),
+        );
+        let work = Box::pin(async move {
+            order::reconciler::handle(&*deps, event)
+                .await
+                .map_err(|err| shared::telemetry::ErrorChain(&err).to_string())
+        });
+        let done = invoke(&self.world, "order-reconciler", RECONCILER_TIMEOUT, work).await;
+        self.world.log(format!("order-reconciler -> {done:?}"));
+    }
+}
+
+/// EventBridge Scheduler as the e-wallet uses it: one `at()` schedule per name, fired at
+/// least once (late, or twice, when those faults are on), each firing an asynchronous
+/// invoke of the dispatcher that Lambda retries `DISPATCH_RETRIES` times when it fails.
+struct SimScheduler {
+    world: Arc<World>,
+    dispatcher: Arc<DispatcherDeps>,
+    names: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for SimScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("simulated Scheduler")
+    }
+}
+
+impl WebhookScheduler for SimScheduler {
+    async fn schedule(&self, schedule: &WebhookSchedule) -> Result<Scheduled, SchedulerError> {
+        let world = &self.world;
+        let faults = world.faults();
+        let name = schedule.name();
+        if world.chance(faults.schedule_create_fails) {
+            world.log(format!("fault scheduler: creating {name} failed"));
+            return Err(SchedulerError::Create {
+                name,
+                source: "injected: Scheduler unavailable".into(),
+            });
+        }
+        if !lock(&self.names).insert(name.clone()) {
+            return Ok(Scheduled::AlreadyExisted);
+        }
+        let Ok(input) = schedule.input() else {
+            return Err(SchedulerError::Build("the schedule's input".into()));
+        };
+        let mut fire_in = (schedule.due_at - world.now()).to_std().unwrap_or_default();
+        if world.chance(faults.schedule_late) {
+            fire_in += Duration::from_secs(world.between(1, 120));
+            world.log(format!("fault scheduler: {name} fires late"));
+        }
+        let firings = if world.chance(faults.schedule_twice) {
+            world.log(format!("fault scheduler: {name} fires twice"));
+            2
+        } else {
+            1
+        };
+        for firing in 0..firings as u64 {
+            let (world, dispatcher, input) =
+                (world.clone(), self.dispatcher.clone(), input.clone());
+            let at = fire_in + Duration::from_millis(firing * world.between(1, 5_000));
+            tokio::spawn(async move {
+                tokio::time::sleep(at).await;
+                fire(world, dispatcher, input).await;
+            });
+        }
+        Ok(Scheduled::Created)
+    }
+}
+
+/// One asynchronous invoke of the dispatcher, retried by Lambda when it fails.
+async fn fire(world: Arc<World>, dispatcher: Arc<DispatcherDeps>, input: String) {
+    for attempt in 0..=DISPATCH_RETRIES {
+        let Ok(payload) = serde_json::from_str::<serde_json::Value>(&input) else {
+            return;
+        };
+        let event = lambda_runtime::LambdaEvent::new(payload, context(&world, DISPATCHER_TIMEOUT));
+        let deps = dispatcher.clone();
+        let work = Box::pin(async move {
+            mocks::ewallet::dispatcher::handle(&*deps, event)
+                .await
+                .map_err(|err| shared::telemetry::ErrorChain(&err).to_string())
+        });
+        let done = invoke(&world, "ewallet-webhook-dispatcher", DISPATCHER_TIMEOUT, work).await;
+        world.log(format!("ewallet-webhook-dispatcher {input} -> {done:?}"));
+        if matches!(done, Some(Ok(_))) {
+            return;
+        }
+        // Lambda's retries of a failed asynchronous invoke: about 1 and 2 minutes later.
+        tokio::time::sleep(Duration::from_secs(60 * u64::from(attempt + 1))).await;
+    }
+    world.log(format!("ewallet-webhook-dispatcher {input}: retries exhausted (OnFailure)"));
+}
+
+fn faulty<T>(
+    inner: &Arc<T>,
+    world: &Arc<World>,
+    name: &'static str,
+    check: &Arc<dyn Fn() + Send + Sync>,
+) -> Faulty<T> {
+    Faulty {
+        inner: inner.clone(),
+        world: world.clone(),
+        name,
+        check: check.clone(),
+    }
+}
