@@ -92,6 +92,17 @@ impl Problem {
         )
     }
 
+    /// A payment the provider refused for good (422): nothing was charged, and the same
+    /// request will be refused again.
+    pub fn payment_refused(detail: impl Into<String>) -> Self {
+        Self::new(
+            "urn:checkout:problem:payment-refused",
+            "Payment refused",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail.into(),
+        )
+    }
+
     /// A fault on our side; the detail never carries internals (they go to the log).
     pub fn unavailable() -> Self {
         Self::new(

@@ -61,6 +61,10 @@ impl ApiError for OrderError {
                     .to_owned(),
                 ..Problem::unavailable()
             },
+            // The provider's refusal, relayed by the payment service: the user's to know.
+            Self::PaymentRefused(err) if err.status() == Some(422) => Problem::payment_refused(
+                "The e-wallet refused this payment; nothing was charged. The order can be paid again.",
+            ),
             Self::PaymentRefused(_) | Self::Store(_) => Problem::unavailable(),
         }
     }

@@ -160,7 +160,7 @@ pub struct Payment {
     pub order_confirmed: bool,
     /// A success that no order awaited, paid back through the e-wallet.
     pub refunded_at: Option<DateTime<Utc>>,
-    /// The e-wallet cancelled the request before it was decided (the payment is Failed).
+    /// The e-wallet cancelled the request before it was decided, or refused it (the payment is Failed).
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 

@@ -30,6 +30,9 @@ pub enum PaymentError {
     ConfirmationInProgress { retry_after_secs: u64 },
     #[error("the e-wallet did not take the payment request")]
     Ewallet(#[source] GatewayError),
+    /// The e-wallet refused the payment request for good: nothing was charged.
+    #[error("the e-wallet refused the payment request")]
+    Refused(#[source] GatewayError),
     /// Resolving a payment needs the e-wallet's answer; it was busy or failed, and
     /// nothing changed.
     #[error("the e-wallet did not settle the payment")]
@@ -72,6 +75,9 @@ impl ApiError for PaymentError {
                 "The payment's outcome is already recorded as {}; another outcome is not applied.",
                 recorded.as_str()
             )),
+            Self::Refused(_) => Problem::payment_refused(
+                "The e-wallet refused this payment request; nothing was charged.",
+            ),
             Self::ConfirmationInProgress { .. }
             | Self::Ewallet(_)
             | Self::Unsettled(_)
@@ -114,6 +120,14 @@ mod tests {
             (
                 PaymentError::Unsettled(GatewayError::Unavailable("busy")),
                 503,
+            ),
+            (
+                PaymentError::Refused(GatewayError::Call(shared::client::CallError::Status {
+                    url: "u".into(),
+                    status: 422,
+                    body: String::new(),
+                })),
+                422,
             ),
         ];
         for (err, status) in cases {

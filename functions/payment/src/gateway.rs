@@ -32,6 +32,14 @@ pub enum GatewayError {
     OutOfTime { budget_ms: u64 },
 }
 
+impl GatewayError {
+    /// The e-wallet refused the request for good (a 4xx that changed nothing), other than
+    /// a 401: that one is about our credentials (a key being rotated), not the payment.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Call(err) if err.changed_nothing() && err.status().is_some_and(|s| s != 401))
+    }
+}
+
 /// Runs `call` within `budget`; out of time is an error like any failed call.
 pub async fn within<T>(
     budget: std::time::Duration,

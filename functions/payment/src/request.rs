@@ -86,10 +86,21 @@ pub async fn request_payment<R: PaymentRepository, E: Ewallet, C: Clock>(
         payment,
         correlation_id,
         budget,
-        PaymentError::Ewallet,
+        request_failed,
     )
     .await?;
     Ok(payment.response())
+}
+
+/// A refusal is answered as one (422), so checkout puts the order back at once; any other
+/// failure may hide a request the e-wallet took (503: the caller keeps waiting).
+fn request_failed(err: GatewayError) -> PaymentError {
+    if err.is_refusal() {
+        tracing::warn!(error = %shared::telemetry::ErrorChain(&err), "the e-wallet refused the payment request");
+        PaymentError::Refused(err)
+    } else {
+        PaymentError::Ewallet(err)
+    }
 }
 
 /// Asks the e-wallet for `payment` within `budget` and stores the id it answers; returns

@@ -12,6 +12,8 @@
 //!   with its transaction. Recorded like the webhook records it: only while Requested, and
 //!   with the confirm lease, so a concurrent webhook delivery defers to the caller, which
 //!   confirms the order. If a webhook delivery recorded first, its outcome is answered;
+//! - the re-driven request refused by the e-wallet (a 4xx other than 401) → Failed: an
+//!   idempotent provider answers the request an earlier call made, so none exists;
 //! - the e-wallet busy (delivering the webhook right now) or failing → 503 with
 //!   Retry-After, and nothing changed: the caller tries again later.
 //!
@@ -68,17 +70,30 @@ where
         // The e-wallet may hold a request whose id we never stored: re-driving with the
         // same key finds it (or makes it), so the cancel reaches the one that counts.
         tracing::info!(payment_id = %id, "no e-wallet id stored; re-driving the request first");
-        ask_ewallet(
+        let redriven = ask_ewallet(
             &deps.repo,
             &deps.ewallet,
             &deps.clock,
-            payment,
+            payment.clone(),
             correlation_id,
             budget,
             PaymentError::Unsettled,
         )
-        .await
-        .inspect_err(|err| unsettled(id, err))?
+        .await;
+        match redriven {
+            Ok(payment) => payment,
+            // The e-wallet refuses the request under the same key: an idempotent provider
+            // would have answered the request such a key made, so none exists and no money
+            // moved. The payment fails, and its order can be paid again.
+            Err(PaymentError::Unsettled(err)) if err.is_refusal() => {
+                tracing::warn!(payment_id = %id, error = %ErrorChain(&err), "the e-wallet refuses the re-driven request; the payment fails");
+                return record_refusal(deps, id, &payment).await;
+            }
+            Err(err) => {
+                unsettled(id, &err);
+                return Err(err);
+            }
+        }
     };
 
     let left = budget.saturating_sub(started.elapsed());
@@ -120,6 +135,32 @@ where
         status = stored.status.as_str(),
         "a webhook delivery decided the payment first; answering its outcome"
     );
+    Ok(stored.response())
+}
+
+/// Records a payment the e-wallet refused as Failed (no money moved), like a cancel.
+async fn record_refusal<R: PaymentRepository, E, C: Clock>(
+    deps: &ResolveDeps<R, E, C>,
+    id: PaymentId,
+    payment: &crate::Payment,
+) -> Result<PaymentResponse, PaymentError> {
+    let now = deps.clock.now();
+    let record = OutcomeRecord {
+        id,
+        outcome: PaymentStatus::Failed,
+        evidence: Evidence::Cancelled(now),
+        lease_until: lease_until(now),
+        now,
+    };
+    if deps.repo.record_outcome(record).await? {
+        metrics::counter!(shared::metrics::payment_outcome_metric(PaymentStatus::Failed))
+            .increment(1);
+        return Ok(PaymentResponse {
+            payment_id: id,
+            payment_status: PaymentStatus::Failed,
+        });
+    }
+    let stored = deps.repo.get(id).await?.ok_or_else(|| vanished(payment))?;
     Ok(stored.response())
 }
 

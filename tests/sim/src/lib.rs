@@ -107,6 +107,7 @@ fn seed_orders(world: &Arc<World>, stores: &Stores) -> Vec<(UserId, OrderId)> {
                 order.id,
                 order.total.cents()
             ));
+            world.maybe_refuse(order.id.to_string());
             orders.push((user, order.id));
             stores.orders.seed(order);
         }

@@ -55,7 +55,9 @@ fn main() -> ExitCode {
         "sim: {count} seeds, {violations} violations, {events} events, {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    failing.dedup();
     if let Some(first) = failing.first() {
+        println!("failing seeds: {}", failing.len());
         println!("replay the first failing seed with: SIM_SEED={first} make sim");
         return ExitCode::FAILURE;
     }

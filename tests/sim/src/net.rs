@@ -129,6 +129,12 @@ impl Network {
             world.log(format!("fault {label}: API Gateway 503, not invoked"));
             return Ok(problem(503, "Service Unavailable"));
         }
+        if route.function == "ewallet-payment-request"
+            && world.refuses(&String::from_utf8_lossy(&request.body))
+        {
+            world.log(format!("{label} -> 422 (the e-wallet refuses this order's payments)"));
+            return Ok(problem(422, "Payment refused"));
+        }
         let event = lambda_request(route, &params, &request, world);
         let answer = invoke_http(world, route, event).await;
         world.log(format!("{} {label} -> {}", route.function, answer.status));

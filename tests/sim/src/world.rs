@@ -43,6 +43,9 @@ pub struct FaultPlan {
     pub schedule_twice: f64,
     /// Creating a schedule fails.
     pub schedule_create_fails: f64,
+    /// The e-wallet refuses (422) every payment request of some orders, for good: a
+    /// decision of the provider, which the heal does not undo.
+    pub ewallet_refuses: f64,
 }
 
 impl FaultPlan {
@@ -66,6 +69,8 @@ impl FaultPlan {
             schedule_late: class(),
             schedule_twice: class(),
             schedule_create_fails: class(),
+            // Drawn by `World::new` from the provider's own stream.
+            ewallet_refuses: 0.0,
         }
     }
 
@@ -82,6 +87,7 @@ impl FaultPlan {
             ("schedule_late", self.schedule_late),
             ("schedule_twice", self.schedule_twice),
             ("schedule_create_fails", self.schedule_create_fails),
+            ("ewallet_refuses", self.ewallet_refuses),
         ]
         .iter()
         .filter(|(_, rate)| *rate > 0.0)
@@ -101,6 +107,11 @@ pub struct World {
     pub seed: u64,
     rng: Mutex<StdRng>,
     faults: Mutex<FaultPlan>,
+    /// Orders whose payment requests the e-wallet refuses (see `ewallet_refuses`).
+    refused: Mutex<std::collections::BTreeSet<String>>,
+    /// The e-wallet's decisions, a stream of their own: the other draws of a seed stay
+    /// what they were before refusals were modelled.
+    provider: Mutex<StdRng>,
     trace: Mutex<Vec<String>>,
     violations: Mutex<Vec<String>>,
     start: tokio::time::Instant,
@@ -112,7 +123,11 @@ pub struct World {
 impl World {
     pub fn new(seed: u64, verbose: bool) -> Arc<Self> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let faults = FaultPlan::draw(&mut rng);
+        let mut faults = FaultPlan::draw(&mut rng);
+        let mut provider = StdRng::seed_from_u64(seed ^ 0x5EED_E0A1_1E70_0001);
+        if provider.random_bool(0.5) {
+            faults.ewallet_refuses = provider.random_range(0.01..0.25);
+        }
         let epoch = Utc
             .with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
             .single()
@@ -121,6 +136,8 @@ impl World {
             seed,
             rng: Mutex::new(rng),
             faults: Mutex::new(faults),
+            refused: Mutex::new(std::collections::BTreeSet::new()),
+            provider: Mutex::new(provider),
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             start: tokio::time::Instant::now(),
@@ -143,10 +160,23 @@ impl World {
         lock(&self.faults).clone()
     }
 
-    /// Every fault off: the heal phase.
+    /// Every fault off: the heal phase. The e-wallet's refusals stay: they are its decisions.
     pub fn heal(&self) {
         *lock(&self.faults) = FaultPlan::default();
         self.log("heal: every fault off".into());
+    }
+
+    /// Marks an order's payments as refused by the e-wallet, with the seed's refusal rate.
+    pub fn maybe_refuse(&self, order: String) {
+        let rate = (self.faults().ewallet_refuses * 2.0).min(1.0);
+        if rate > 0.0 && lock(&self.provider).random_bool(rate) {
+            self.log(format!("fault ewallet: refuses every payment of order {order}"));
+            lock(&self.refused).insert(order);
+        }
+    }
+
+    pub fn refuses(&self, body: &str) -> bool {
+        lock(&self.refused).iter().any(|order| body.contains(order.as_str()))
     }
 
     /// True with probability `rate`, from the seed's stream.

@@ -19,6 +19,17 @@ fn a_firing_that_meets_a_dead_holders_lease_is_retried() {
     assert_eq!(report.violations, Vec::<String>::new());
 }
 
+/// Seed 4: the e-wallet refused an order's payment request for good (422). payment-request
+/// answered 503, so checkout kept the order PaymentPending, and at the deadline resolve
+/// re-sent the request, got the same 422 and answered 503 again: the order stayed
+/// PaymentPending for ever. Fixed: payment-request answers the refusal as 422 (checkout puts
+/// the order back), and resolve records a refused re-drive as Failed.
+#[test]
+fn a_payment_the_ewallet_refuses_for_good_leaves_the_order_payable() {
+    let report = sim::run(4, false);
+    assert_eq!(report.violations, Vec::<String>::new());
+}
+
 #[test]
 fn a_seed_replays_exactly() {
     for seed in [1, 7, 20] {
