@@ -14,6 +14,16 @@ pub trait Entropy: Send + Sync + fmt::Debug {
     }
 }
 
+/// A random (version 4) UUID drawn from `entropy`.
+pub fn uuid(entropy: &dyn Entropy) -> uuid::Uuid {
+    let high = entropy.next_u64().to_be_bytes();
+    let low = entropy.next_u64().to_be_bytes();
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&high);
+    bytes[8..].copy_from_slice(&low);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
 /// The operating system's randomness: what every function runs with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemEntropy;

@@ -33,6 +33,8 @@ macro_rules! uuid_id {
                 })
             }
 
+            /// A random id, for tests and seed data: the flow derives its ids from keys.
+            #[allow(clippy::disallowed_methods)]
             pub fn new_random() -> Self {
                 Self(Uuid::new_v4())
             }

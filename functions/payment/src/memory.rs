@@ -1,6 +1,10 @@
 //! In-memory fakes of the payment service's ports, for unit tests (feature `test-util`).
 //! The repository honours the same conditions as the DynamoDB adapter.
 
+// FakeEwallet and FakeRefunds (unit tests only; the simulation runs the HTTP adapters)
+// stamp their answers with the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let repo =
         order::startup::order_deps(&shared::aws::sdk_config(), OrderConfig::from_env()?).repo;
-    let now = chrono::Utc::now();
+    let now = shared::Clock::now(&shared::SystemClock);
     let created: Vec<bool> = stream::iter(demo::demo_orders(user, now))
         .map(|order| {
             let repo = &repo;

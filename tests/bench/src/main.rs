@@ -4,6 +4,9 @@
 //! localstack/bench.sh starts the stack and builds the release artifacts (all binaries
 //! in one `cargo lambda build`), then runs this binary from the workspace root.
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod calls;
 mod cold;
 mod cost;

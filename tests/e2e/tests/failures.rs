@@ -2,6 +2,9 @@
 //! stack: the dispatcher's event lands in its OnFailure queue (template.yaml,
 //! `EwalletDispatchFailuresQueue`), where an alarm watches it, instead of vanishing.
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -5,6 +5,9 @@
 //! payment deadline, and the reconciler's `rate(1 minute)` schedule is fired by the
 //! emulator's Scheduler, so a test that needs the reconciler waits up to ~2 minutes.
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,9 @@
 //! the e-wallet's delay at 0 s (the emulator fires schedules up to ~5 s late); against a
 //! `make run` stack (3-10 s) these tests still pass, only slower.
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -5,6 +5,9 @@
 //! `[fail-once:<step>]` or `[fail-always:<step>]` makes that step fail (`shared::fault`),
 //! and a queue's failed message comes back after 10 s (MaxReceiveCount 3).
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! Gateway → Lambda (forwarded to `cargo lambda watch`) → function → emulator's DynamoDB.
 //! `make test` deploys and starts it.
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use order::demo;

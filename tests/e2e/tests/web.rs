@@ -1,6 +1,9 @@
 //! The web UI through the deployed stack: the page and its assets on the public API, and
 //! the public order view it polls. The browser test (tests/browser) drives the page itself.
 
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use shared::UserId;

@@ -112,6 +112,7 @@ impl System {
             secret: secret.clone(),
             outcomes: OutcomeRule::default(),
             lease: mocks::ewallet::dispatcher::LEASE,
+            entropy: Arc::new(SeededEntropy::new(world.fork())),
         });
         let scheduler = SimScheduler {
             world: world.clone(),

@@ -40,6 +40,8 @@ pub struct Dispatcher<R, W, C = SystemClock> {
     pub secret: WebhookSecrets,
     pub outcomes: OutcomeRule,
     pub lease: Duration,
+    /// Claim tokens and transaction ids are drawn from it.
+    pub entropy: std::sync::Arc<dyn shared::entropy::Entropy>,
 }
 
 /// What one firing did (the function's response, and what tests check).
@@ -211,7 +213,7 @@ where
 
         let now = self.clock.now();
         let claim = Claim {
-            token: uuid::Uuid::new_v4().to_string(),
+            token: shared::entropy::uuid(self.entropy.as_ref()).to_string(),
             lease_until: now + self.lease,
         };
         if !self.repo.claim(id, now, &claim).await? {
@@ -220,7 +222,7 @@ where
         }
 
         let outcome = self.outcomes.decide(request.amount);
-        let transaction_id = uuid::Uuid::new_v4().to_string();
+        let transaction_id = shared::entropy::uuid(self.entropy.as_ref()).to_string();
         let webhook = match self.signed_webhook(&request, outcome, &transaction_id, now) {
             Ok(webhook) => webhook,
             Err(err) => {
@@ -369,6 +371,7 @@ mod tests {
             secret: WebhookSecrets::single(shared::signature::WebhookSecret::new(SECRET).unwrap()),
             outcomes: OutcomeRule::default(),
             lease: LEASE,
+            entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
         }
     }
 
@@ -642,6 +645,7 @@ mod tests {
             secret: d.secret,
             outcomes: d.outcomes,
             lease: d.lease,
+            entropy: d.entropy,
         };
         let now_ms = 1_000_000_i64;
         // 10 s left of the invocation: 8 s for the delivery (under the 25 s cap).

@@ -20,6 +20,8 @@ const MAX_URI_LEN: usize = 2048;
 pub struct PaymentRequestId(Uuid);
 
 impl PaymentRequestId {
+    /// A random id, for a request made without an Idempotency-Key (and for tests).
+    #[allow(clippy::disallowed_methods)]
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())
     }

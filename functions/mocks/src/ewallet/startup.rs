@@ -75,5 +75,6 @@ pub fn dispatcher(
         secret,
         outcomes: config.outcomes,
         lease: LEASE,
+        entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
     })
 }

@@ -21,7 +21,10 @@ impl FailureRate {
     }
 
     pub fn fails_now(self) -> bool {
-        self.0 > 0.0 && rand::random::<f64>() < self.0
+        // The emulated stack's fault injection (never simulated): unseeded on purpose.
+        #[allow(clippy::disallowed_methods)]
+        let draw = rand::random::<f64>();
+        self.0 > 0.0 && draw < self.0
     }
 }
 

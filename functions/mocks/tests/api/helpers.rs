@@ -137,6 +137,7 @@ impl TestApp {
             secret: shared::signature::WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
             outcomes: OutcomeRule::default(),
             lease: mocks::ewallet::dispatcher::LEASE,
+            entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
         }
     }
 
