@@ -59,7 +59,10 @@ pub fn run(seed: u64, verbose: bool) -> Report {
 
 async fn simulate(seed: u64, verbose: bool) -> Report {
     let world = World::new(seed, verbose);
-    let faults = world.faults().describe();
+    let faults = match world.max_skew_ms() {
+        0 => world.faults().describe(),
+        skew => format!("{} clock_skew<={skew}ms", world.faults().describe()),
+    };
     world.log(format!("seed {seed}: faults {faults}"));
     let stores = Arc::new(Stores::default());
     let checker = {

@@ -72,7 +72,7 @@ pub struct System {
 impl System {
     pub fn build(world: Arc<World>, check: Arc<dyn Fn() + Send + Sync>, stores: Arc<Stores>) -> Self {
         let network = Network::new(world.clone());
-        let clock = SimClock(world.clone());
+        let clock = || SimClock::instance(&world);
         let orders = faulty(&stores.orders, &world, "orders", &check);
         let processes = faulty(&stores.processes, &world, "processes", &check);
         let payments = faulty(&stores.payments, &world, "payments", &check);
@@ -81,7 +81,7 @@ impl System {
             let parts = ClientParts {
                 transport: network.clone(),
                 entropy: Arc::new(SeededEntropy::new(world.fork())),
-                clock: Arc::new(clock.clone()),
+                clock: Arc::new(clock()),
             };
             ServiceClient::with_parts(parts, retry)
         };
@@ -102,13 +102,13 @@ impl System {
         let order_deps = OrderDeps {
             repo: orders.clone(),
             processes: processes.clone(),
-            clock: clock.clone(),
+            clock: clock(),
         };
 
         let dispatcher = Arc::new(Dispatcher {
             repo: requests.clone(),
             sender: HttpWebhookSender::over(client(RetrySettings::default())),
-            clock: clock.clone(),
+            clock: clock(),
             secret: secret.clone(),
             outcomes: OutcomeRule::default(),
             lease: mocks::ewallet::dispatcher::LEASE,
@@ -143,7 +143,7 @@ impl System {
                     CheckoutDeps {
                         repo: orders.clone(),
                         payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
-                        clock: clock.clone(),
+                        clock: clock(),
                         payment_deadline: chrono::Duration::seconds(PAYMENT_DEADLINE_SECS),
                     },
                     order::checkout::handle
@@ -165,7 +165,7 @@ impl System {
                     RequestDeps {
                         repo: payments.clone(),
                         ewallet: ewallet(&webhook_url),
-                        clock: clock.clone(),
+                        clock: clock(),
                     },
                     payment::request::handle
                 ),
@@ -179,7 +179,7 @@ impl System {
                     ResolveDeps {
                         repo: payments.clone(),
                         ewallet: ewallet(&webhook_url),
-                        clock: clock.clone(),
+                        clock: clock(),
                     },
                     payment::resolve::handle
                 ),
@@ -195,7 +195,7 @@ impl System {
                         orders: HttpOrderConfirmation::new(client(payment_retry), INTERNAL),
                         refunds: ewallet(""),
                         secret: secret.clone(),
-                        clock: clock.clone(),
+                        clock: clock(),
                     },
                     payment::webhook::handle
                 ),
@@ -209,7 +209,7 @@ impl System {
                     PaymentRequestService {
                         repo: requests.clone(),
                         scheduler,
-                        clock: clock.clone(),
+                        clock: clock(),
                         delays,
                         entropy: Arc::new(SeededEntropy::new(world.fork())),
                         api_key: key.clone(),
@@ -226,7 +226,7 @@ impl System {
                 http_function!(
                     RefundService {
                         repo: requests.clone(),
-                        clock: clock.clone(),
+                        clock: clock(),
                         api_key: key.clone(),
                     },
                     mocks::ewallet::refund::handle
@@ -240,7 +240,7 @@ impl System {
                 http_function!(
                     CancelService {
                         repo: requests.clone(),
-                        clock: clock.clone(),
+                        clock: clock(),
                         api_key: key.clone(),
                     },
                     mocks::ewallet::cancel::handle

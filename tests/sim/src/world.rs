@@ -109,6 +109,9 @@ pub struct World {
     faults: Mutex<FaultPlan>,
     /// Orders whose payment requests the e-wallet refuses (see `ewallet_refuses`).
     refused: Mutex<std::collections::BTreeSet<String>>,
+    /// How far each instance's clock may be off (ms; 0 = in step), and its own stream.
+    max_skew_ms: i64,
+    skews: Mutex<StdRng>,
     /// The e-wallet's decisions, a stream of their own: the other draws of a seed stay
     /// what they were before refusals were modelled.
     provider: Mutex<StdRng>,
@@ -132,8 +135,16 @@ impl World {
             .with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
             .single()
             .unwrap_or_default();
+        let mut skews = StdRng::seed_from_u64(seed ^ 0x5EED_C10C_0000_0002);
+        let max_skew_ms = if skews.random_bool(0.5) {
+            skews.random_range(1..=1_000)
+        } else {
+            0
+        };
         Arc::new(Self {
             seed,
+            max_skew_ms,
+            skews: Mutex::new(skews),
             rng: Mutex::new(rng),
             faults: Mutex::new(faults),
             refused: Mutex::new(std::collections::BTreeSet::new()),
@@ -154,6 +165,19 @@ impl World {
     /// The wall clock every instance reads: the epoch plus virtual time.
     pub fn now(&self) -> DateTime<Utc> {
         self.epoch + chrono::Duration::from_std(self.elapsed()).unwrap_or_default()
+    }
+
+    /// A new instance's clock offset, up to `max_skew_ms` either way.
+    pub fn skew(&self) -> chrono::Duration {
+        if self.max_skew_ms == 0 {
+            return chrono::Duration::zero();
+        }
+        let ms = lock(&self.skews).random_range(-self.max_skew_ms..=self.max_skew_ms);
+        chrono::Duration::milliseconds(ms)
+    }
+
+    pub fn max_skew_ms(&self) -> i64 {
+        self.max_skew_ms
     }
 
     pub fn faults(&self) -> FaultPlan {
@@ -232,12 +256,25 @@ impl World {
     }
 }
 
-/// Every instance's clock: the world's virtual wall clock.
+/// An instance's clock: the world's virtual wall clock, off by the instance's skew.
 #[derive(Debug, Clone)]
-pub struct SimClock(pub Arc<World>);
+pub struct SimClock {
+    pub world: Arc<World>,
+    pub skew: chrono::Duration,
+}
+
+impl SimClock {
+    /// A clock for a new instance, with its own skew.
+    pub fn instance(world: &Arc<World>) -> Self {
+        Self {
+            world: world.clone(),
+            skew: world.skew(),
+        }
+    }
+}
 
 impl shared::Clock for SimClock {
     fn now(&self) -> DateTime<Utc> {
-        self.0.now()
+        self.world.now() + self.skew
     }
 }
