@@ -273,13 +273,13 @@ impl ServiceClient {
             headers,
             body: payload,
         };
-        let answer = self
-            .send_with_retries(request)
-            .await
-            .map_err(|source| CallError::Transport {
-                url: url.to_owned(),
-                source,
-            })?;
+        let answer =
+            self.send_with_retries(request)
+                .await
+                .map_err(|source| CallError::Transport {
+                    url: url.to_owned(),
+                    source,
+                })?;
         if !(200..300).contains(&answer.status) {
             return Err(CallError::Status {
                 url: url.to_owned(),
@@ -505,7 +505,10 @@ mod retry_tests {
             entropy: Arc::new(SeededEntropy::new(1)),
             clock: Arc::new(SystemClock),
         };
-        (ServiceClient::with_parts(parts, RetrySettings::default()), transport)
+        (
+            ServiceClient::with_parts(parts, RetrySettings::default()),
+            transport,
+        )
     }
 
     async fn call(client: &ServiceClient) -> Result<serde_json::Value, CallError> {
@@ -538,13 +541,26 @@ mod retry_tests {
         let started = tokio::time::Instant::now();
         let err = call(&client).await.unwrap_err();
         assert!(
-            matches!(err, CallError::Transport { source: TransportError::Timeout(_), .. }),
+            matches!(
+                err,
+                CallError::Transport {
+                    source: TransportError::Timeout(_),
+                    ..
+                }
+            ),
             "{err:?}"
         );
-        assert_eq!(*transport.1.lock().unwrap(), 4, "one attempt and three retries");
+        assert_eq!(
+            *transport.1.lock().unwrap(),
+            4,
+            "one attempt and three retries"
+        );
         let waited = started.elapsed();
         // Four 5 s attempts, and three pauses of 100 ms ..= 400 ms.
-        assert!(waited >= Duration::from_millis(20_300) && waited <= Duration::from_millis(20_700), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(20_300) && waited <= Duration::from_millis(20_700),
+            "{waited:?}"
+        );
     }
 
     #[test]
@@ -554,7 +570,10 @@ mod retry_tests {
         for retry in 0..40 {
             let pause = backoff(&settings, retry, &entropy);
             let ceiling = Duration::from_millis(100 << retry.min(5)).min(settings.max_backoff);
-            assert!(pause >= settings.min_backoff && pause <= ceiling, "{retry}: {pause:?}");
+            assert!(
+                pause >= settings.min_backoff && pause <= ceiling,
+                "{retry}: {pause:?}"
+            );
         }
     }
 }

@@ -66,7 +66,12 @@ mod tests {
         let first: Vec<u64> = (0..4).map(|_| a.next_u64()).collect();
         let again: Vec<u64> = (0..4).map(|_| b.next_u64()).collect();
         assert_eq!(first, again);
-        assert_ne!(first, (0..4).map(|_| SeededEntropy::new(8).next_u64()).collect::<Vec<_>>());
+        assert_ne!(
+            first,
+            (0..4)
+                .map(|_| SeededEntropy::new(8).next_u64())
+                .collect::<Vec<_>>()
+        );
         assert!((0..100).all(|_| a.below(10) < 10));
         assert_eq!(a.below(0), 0);
     }

@@ -57,7 +57,10 @@ impl ReqwestTransport {
 impl Transport for ReqwestTransport {
     fn send(&self, request: Outgoing) -> BoxFuture<'_, Result<Answer, TransportError>> {
         Box::pin(async move {
-            let mut builder = self.0.request(request.method, &request.url).body(request.body);
+            let mut builder = self
+                .0
+                .request(request.method, &request.url)
+                .body(request.body);
             for (name, value) in &request.headers {
                 builder = builder.header(name.as_str(), value.as_str());
             }

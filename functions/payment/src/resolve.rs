@@ -153,8 +153,10 @@ async fn record_refusal<R: PaymentRepository, E, C: Clock>(
         now,
     };
     if deps.repo.record_outcome(record).await? {
-        metrics::counter!(shared::metrics::payment_outcome_metric(PaymentStatus::Failed))
-            .increment(1);
+        metrics::counter!(shared::metrics::payment_outcome_metric(
+            PaymentStatus::Failed
+        ))
+        .increment(1);
         return Ok(PaymentResponse {
             payment_id: id,
             payment_status: PaymentStatus::Failed,

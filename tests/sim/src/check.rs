@@ -124,8 +124,10 @@ pub fn liveness(world: &World, stores: &Stores) {
         }
     }
     for request in &requests {
-        if matches!(request.status, RequestStatus::Pending | RequestStatus::Sending)
-            && request.cancelled_at.is_none()
+        if matches!(
+            request.status,
+            RequestStatus::Pending | RequestStatus::Sending
+        ) && request.cancelled_at.is_none()
         {
             world.violation(format!(
                 "e-wallet request {} for order {} is still {} after the heal",

@@ -140,7 +140,12 @@ async fn shop(world: Arc<World>, network: Arc<net::Network>, user: UserId, order
     }
 }
 
-async fn checkout(world: &World, network: &net::Network, user: UserId, order: OrderId) -> Option<u16> {
+async fn checkout(
+    world: &World,
+    network: &net::Network,
+    user: UserId,
+    order: OrderId,
+) -> Option<u16> {
     let request = Outgoing {
         method: http::Method::POST,
         url: format!("{PUBLIC}/api/v1/users/{user}/orders/{order}/checkout"),

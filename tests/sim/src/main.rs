@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         if seed % 100 == 0 {
             let again = sim::run(seed, false);
             if again.trace_hash != report.trace_hash {
-                println!("seed {seed}: two runs differ (trace {:016x} then {:016x})", report.trace_hash, again.trace_hash);
+                println!(
+                    "seed {seed}: two runs differ (trace {:016x} then {:016x})",
+                    report.trace_hash, again.trace_hash
+                );
                 violations += 1;
                 failing.push(seed);
             }
@@ -46,7 +49,11 @@ fn main() -> ExitCode {
         if !report.violations.is_empty() {
             violations += report.violations.len();
             if failing.len() < 20 {
-                println!("seed {seed} [{}]: {}", report.faults, report.violations[..report.violations.len().min(3)].join("; "));
+                println!(
+                    "seed {seed} [{}]: {}",
+                    report.faults,
+                    report.violations[..report.violations.len().min(3)].join("; ")
+                );
             }
             failing.push(seed);
         }

@@ -79,7 +79,10 @@ impl Network {
         let declared = template_routes();
         for route in &routes {
             let key = format!("{} {}", route.method, route.path);
-            assert!(declared.contains(&key), "{key} is not a route of template.yaml");
+            assert!(
+                declared.contains(&key),
+                "{key} is not a route of template.yaml"
+            );
         }
         let _ = self.routes.set(routes);
     }
@@ -119,7 +122,9 @@ impl Network {
         tokio::time::sleep(Duration::from_millis(hop)).await;
         if world.chance(faults.connect_refused) {
             world.log(format!("fault {label}: connection refused"));
-            return Err(TransportError::Connect("injected: connection refused".into()));
+            return Err(TransportError::Connect(
+                "injected: connection refused".into(),
+            ));
         }
         let Some((route, params)) = self.route(request.method.as_str(), &path) else {
             world.log(format!("{label} -> 404 (no route)"));
@@ -132,7 +137,9 @@ impl Network {
         if route.function == "ewallet-payment-request"
             && world.refuses(&String::from_utf8_lossy(&request.body))
         {
-            world.log(format!("{label} -> 422 (the e-wallet refuses this order's payments)"));
+            world.log(format!(
+                "{label} -> 422 (the e-wallet refuses this order's payments)"
+            ));
             return Ok(problem(422, "Payment refused"));
         }
         let event = lambda_request(route, &params, &request, world);
@@ -179,7 +186,9 @@ fn lambda_request(
     for (name, value) in &outgoing.headers {
         builder = builder.header(name, value);
     }
-    builder.build().with_lambda_context(context(world, route.timeout))
+    builder
+        .build()
+        .with_lambda_context(context(world, route.timeout))
 }
 
 /// A Lambda context whose deadline is the function's timeout from now, in virtual time.
@@ -208,9 +217,10 @@ pub async fn invoke<T: Send + 'static>(
         Ok(Ok(done)) => Some(done),
         Ok(Err(_elapsed)) => {
             match crash_at {
-                Some(at) if at < timeout => {
-                    world.log(format!("fault {function}: crashed after {} ms", at.as_millis()))
-                }
+                Some(at) if at < timeout => world.log(format!(
+                    "fault {function}: crashed after {} ms",
+                    at.as_millis()
+                )),
                 _ => world.log(format!(
                     "{function}: timed out after {} s",
                     timeout.as_secs()

@@ -50,7 +50,8 @@ impl<T: Send + Sync> Faulty<T> {
         call: impl Future<Output = Result<R, StoreError>>,
     ) -> Result<R, StoreError> {
         if self.world.chance(self.world.faults().store_unavailable) {
-            self.world.log(format!("fault {}.{op}: unavailable", self.name));
+            self.world
+                .log(format!("fault {}.{op}: unavailable", self.name));
             return Err(injected("store unavailable"));
         }
         call.await
@@ -62,7 +63,8 @@ impl<T: Send + Sync> Faulty<T> {
     {
         let faults = self.world.faults();
         if self.world.chance(faults.store_unavailable) {
-            self.world.log(format!("fault {}.{op}: unavailable", self.name));
+            self.world
+                .log(format!("fault {}.{op}: unavailable", self.name));
             return Err(injected("store unavailable"));
         }
         let first = call().await;
@@ -97,11 +99,19 @@ mod orders {
     use super::*;
 
     impl<T: OrderRepository> OrderRepository for Faulty<T> {
-        async fn search(&self, user: UserId, filter: &NameFilter) -> Result<SearchHits, StoreError> {
+        async fn search(
+            &self,
+            user: UserId,
+            filter: &NameFilter,
+        ) -> Result<SearchHits, StoreError> {
             self.read("search", self.inner.search(user, filter)).await
         }
 
-        async fn get(&self, user: UserId, order: OrderId) -> Result<Option<order::Order>, StoreError> {
+        async fn get(
+            &self,
+            user: UserId,
+            order: OrderId,
+        ) -> Result<Option<order::Order>, StoreError> {
             self.read("get", self.inner.get(user, order)).await
         }
 
@@ -134,7 +144,8 @@ mod orders {
             now: DateTime<Utc>,
             limit: i32,
         ) -> Result<Vec<Overdue>, StoreError> {
-            self.read("overdue", self.inner.overdue(shard, now, limit)).await
+            self.read("overdue", self.inner.overdue(shard, now, limit))
+                .await
         }
     }
 }
@@ -161,7 +172,8 @@ mod processes {
         }
 
         async fn change_job(&self, change: &JobChange) -> Result<JobChangeOutcome, StoreError> {
-            self.write("change_job", || self.inner.change_job(change)).await
+            self.write("change_job", || self.inner.change_job(change))
+                .await
         }
 
         async fn finish(
@@ -196,8 +208,11 @@ mod payments {
             &self,
             external: &ExternalId,
         ) -> Result<Option<PaymentId>, StoreError> {
-            self.read("find_by_external_id", self.inner.find_by_external_id(external))
-                .await
+            self.read(
+                "find_by_external_id",
+                self.inner.find_by_external_id(external),
+            )
+            .await
         }
 
         async fn set_external_id(
@@ -218,8 +233,10 @@ mod payments {
         }
 
         async fn claim_confirmation(&self, claim: ConfirmationClaim) -> Result<bool, StoreError> {
-            self.write("claim_confirmation", || self.inner.claim_confirmation(claim))
-                .await
+            self.write("claim_confirmation", || {
+                self.inner.claim_confirmation(claim)
+            })
+            .await
         }
 
         async fn mark_refunded(&self, id: PaymentId, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -260,11 +277,19 @@ mod ewallet {
     use super::*;
 
     impl<T: EwalletRequestRepository> EwalletRequestRepository for Faulty<T> {
-        async fn cancel(&self, id: PaymentRequestId, now: DateTime<Utc>) -> Result<Cancel, StoreError> {
+        async fn cancel(
+            &self,
+            id: PaymentRequestId,
+            now: DateTime<Utc>,
+        ) -> Result<Cancel, StoreError> {
             self.write("cancel", || self.inner.cancel(id, now)).await
         }
 
-        async fn refund(&self, id: PaymentRequestId, now: DateTime<Utc>) -> Result<Refund, StoreError> {
+        async fn refund(
+            &self,
+            id: PaymentRequestId,
+            now: DateTime<Utc>,
+        ) -> Result<Refund, StoreError> {
             self.write("refund", || self.inner.refund(id, now)).await
         }
 
@@ -279,8 +304,10 @@ mod ewallet {
             due_at: DateTime<Utc>,
             now: DateTime<Utc>,
         ) -> Result<(), StoreError> {
-            self.write("mark_scheduled", || self.inner.mark_scheduled(id, due_at, now))
-                .await
+            self.write("mark_scheduled", || {
+                self.inner.mark_scheduled(id, due_at, now)
+            })
+            .await
         }
 
         async fn get(&self, id: PaymentRequestId) -> Result<Option<EwalletRequest>, StoreError> {
@@ -293,7 +320,8 @@ mod ewallet {
             now: DateTime<Utc>,
             claim: &Claim,
         ) -> Result<bool, StoreError> {
-            self.write("claim", || self.inner.claim(id, now, claim)).await
+            self.write("claim", || self.inner.claim(id, now, claim))
+                .await
         }
 
         async fn settle(

@@ -70,7 +70,11 @@ pub struct System {
 }
 
 impl System {
-    pub fn build(world: Arc<World>, check: Arc<dyn Fn() + Send + Sync>, stores: Arc<Stores>) -> Self {
+    pub fn build(
+        world: Arc<World>,
+        check: Arc<dyn Fn() + Send + Sync>,
+        stores: Arc<Stores>,
+    ) -> Self {
         let network = Network::new(world.clone());
         let clock = || SimClock::instance(&world);
         let orders = faulty(&stores.orders, &world, "orders", &check);
@@ -347,7 +351,13 @@ async fn fire(world: Arc<World>, dispatcher: Arc<DispatcherDeps>, input: String)
                 .await
                 .map_err(|err| shared::telemetry::ErrorChain(&err).to_string())
         });
-        let done = invoke(&world, "ewallet-webhook-dispatcher", DISPATCHER_TIMEOUT, work).await;
+        let done = invoke(
+            &world,
+            "ewallet-webhook-dispatcher",
+            DISPATCHER_TIMEOUT,
+            work,
+        )
+        .await;
         world.log(format!("ewallet-webhook-dispatcher {input} -> {done:?}"));
         if matches!(done, Some(Ok(_))) {
             return;
@@ -355,7 +365,9 @@ async fn fire(world: Arc<World>, dispatcher: Arc<DispatcherDeps>, input: String)
         // Lambda's retries of a failed asynchronous invoke: about 1 and 2 minutes later.
         tokio::time::sleep(Duration::from_secs(60 * u64::from(attempt + 1))).await;
     }
-    world.log(format!("ewallet-webhook-dispatcher {input}: retries exhausted (OnFailure)"));
+    world.log(format!(
+        "ewallet-webhook-dispatcher {input}: retries exhausted (OnFailure)"
+    ));
 }
 
 fn faulty<T>(

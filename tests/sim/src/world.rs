@@ -12,7 +12,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How often each fault class strikes in the chaos phase (0 = off). Swarm testing: each
@@ -194,13 +196,17 @@ impl World {
     pub fn maybe_refuse(&self, order: String) {
         let rate = (self.faults().ewallet_refuses * 2.0).min(1.0);
         if rate > 0.0 && lock(&self.provider).random_bool(rate) {
-            self.log(format!("fault ewallet: refuses every payment of order {order}"));
+            self.log(format!(
+                "fault ewallet: refuses every payment of order {order}"
+            ));
             lock(&self.refused).insert(order);
         }
     }
 
     pub fn refuses(&self, body: &str) -> bool {
-        lock(&self.refused).iter().any(|order| body.contains(order.as_str()))
+        lock(&self.refused)
+            .iter()
+            .any(|order| body.contains(order.as_str()))
     }
 
     /// True with probability `rate`, from the seed's stream.

@@ -34,7 +34,11 @@ fn a_payment_the_ewallet_refuses_for_good_leaves_the_order_payable() {
 fn a_seed_replays_exactly() {
     for seed in [1, 7, 20] {
         let (first, again) = (sim::run(seed, false), sim::run(seed, false));
-        assert!(first.events > 20, "seed {seed} did little: {} events", first.events);
+        assert!(
+            first.events > 20,
+            "seed {seed} did little: {} events",
+            first.events
+        );
         assert_eq!(first.trace_hash, again.trace_hash, "seed {seed}");
     }
 }

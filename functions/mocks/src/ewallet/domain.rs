@@ -373,9 +373,9 @@ pub fn at_expression(due: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use shared::entropy::SeededEntropy;
     use shared::Currency;
     use shared::contracts::MerchantData;
+    use shared::entropy::SeededEntropy;
 
     use super::*;
 
@@ -464,9 +464,7 @@ mod tests {
     fn delays_stay_within_the_range_and_reach_both_bounds() {
         let range = DelayRange::new(3, 10).unwrap();
         let rng = SeededEntropy::new(42);
-        let picks: Vec<i64> = (0..2_000)
-            .map(|_| range.draw(&rng).num_seconds())
-            .collect();
+        let picks: Vec<i64> = (0..2_000).map(|_| range.draw(&rng).num_seconds()).collect();
         assert!(picks.iter().all(|s| (3..=10).contains(s)));
         assert!(picks.contains(&3), "the minimum is never picked");
         assert!(picks.contains(&10), "the maximum is never picked");

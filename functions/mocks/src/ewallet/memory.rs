@@ -44,8 +44,10 @@ impl InMemoryEwalletRequests {
 
     /// Every request, in id order (what a simulation's checker reads).
     pub fn all(&self) -> Vec<EwalletRequest> {
-        let mut all: Vec<EwalletRequest> =
-            lock(&self.slots).values().map(|slot| slot.request.clone()).collect();
+        let mut all: Vec<EwalletRequest> = lock(&self.slots)
+            .values()
+            .map(|slot| slot.request.clone())
+            .collect();
         all.sort_by_key(|r| r.id.to_string());
         all
     }

@@ -382,12 +382,8 @@ async fn a_claim_repeated_with_its_own_token_still_holds(repo: &impl EwalletRequ
         "another firing's claim still does not"
     );
     assert!(
-        repo.settle(
-            request.id,
-            &mine.token,
-            &Settlement::Released { at: now }
-        )
-        .await
-        .unwrap()
+        repo.settle(request.id, &mine.token, &Settlement::Released { at: now })
+            .await
+            .unwrap()
     );
 }

@@ -121,10 +121,9 @@ async fn five_concurrent_firings_post_once() {
         .count();
     assert_eq!(delivered, 1, "{outcomes:?}");
     assert!(
-        outcomes.iter().all(|d| matches!(
-            d,
-            Dispatched::Delivered { .. } | Dispatched::AlreadySettled
-        )),
+        outcomes
+            .iter()
+            .all(|d| matches!(d, Dispatched::Delivered { .. } | Dispatched::AlreadySettled)),
         "{outcomes:?}"
     );
     assert_eq!(receiver.posts(), 1);
