@@ -1,13 +1,22 @@
 //! Seeds that once broke an invariant, kept as regression scenarios, and the replay
 //! guarantee: a seed run twice tells the same story.
 
+/// Runs `seed` and fails with its violations, if any.
+fn holds(seed: u64) {
+    let report = sim::run(seed, false);
+    assert_eq!(
+        report.violations,
+        Vec::<String>::new(),
+        "replay: SIM_SEED={seed} make sim"
+    );
+}
+
 /// Seed 20: the dispatcher's claim was applied, its answer lost and the SDK retried it; the
 /// retry met the claim itself and read "busy", so the webhook was never sent (the e-wallet
 /// request stayed Sending). Fixed by letting a claim's own token satisfy its condition.
 #[test]
 fn a_retried_claim_is_not_read_as_another_firings() {
-    let report = sim::run(20, false);
-    assert_eq!(report.violations, Vec::<String>::new());
+    holds(20);
 }
 
 /// Seed 245: a firing died holding the claim; its retry met the live lease, answered
@@ -15,8 +24,7 @@ fn a_retried_claim_is_not_read_as_another_firings() {
 /// retries it after the lease.
 #[test]
 fn a_firing_that_meets_a_dead_holders_lease_is_retried() {
-    let report = sim::run(245, false);
-    assert_eq!(report.violations, Vec::<String>::new());
+    holds(245);
 }
 
 /// Seed 4: the e-wallet refused an order's payment request for good (422). payment-request
@@ -26,8 +34,7 @@ fn a_firing_that_meets_a_dead_holders_lease_is_retried() {
 /// the order back), and resolve records a refused re-drive as Failed.
 #[test]
 fn a_payment_the_ewallet_refuses_for_good_leaves_the_order_payable() {
-    let report = sim::run(4, false);
-    assert_eq!(report.violations, Vec::<String>::new());
+    holds(4);
 }
 
 #[test]
