@@ -25,14 +25,17 @@ pub const PAYMENTS_FAILED: &str = "PaymentsFailed";
 pub const PAYMENTS_REQUESTED: &str = "PaymentsRequested";
 pub const PAYMENTS_REFUNDED: &str = "PaymentsRefunded";
 pub const JOBS_DEAD_LETTERED: &str = "JobsDeadLettered";
+/// Stream records the publisher could not read as a process, and skipped.
+pub const PAYMENT_RESULTS_UNREADABLE: &str = "PaymentResultsUnreadable";
 
 /// Every counter, described as a `Count` so CloudWatch gets its unit.
-const COUNTERS: [&str; 5] = [
+const COUNTERS: [&str; 6] = [
     PAYMENTS_PAID,
     PAYMENTS_FAILED,
     PAYMENTS_REQUESTED,
     PAYMENTS_REFUNDED,
     JOBS_DEAD_LETTERED,
+    PAYMENT_RESULTS_UNREADABLE,
 ];
 
 /// The collector of this process, once `init` ran; functions that count nothing never

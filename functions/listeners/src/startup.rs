@@ -13,16 +13,17 @@ use crate::{
 /// One in-call retry: SQS redelivers a failed message, so a call need not outlast a short
 /// outage. A message makes two calls of at most 2 × 2 s + 0.5 s each, so it ends within
 /// the listeners' 10 s timeout (the messages of a batch run at once).
+pub fn retry_settings() -> RetrySettings {
+    RetrySettings {
+        attempt_timeout: Duration::from_secs(2),
+        max_retries: 1,
+        min_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(500),
+    }
+}
+
 fn client(sdk: &SdkConfig) -> Result<ServiceClient, CallError> {
-    ServiceClient::new(
-        sdk,
-        RetrySettings {
-            attempt_timeout: Duration::from_secs(2),
-            max_retries: 1,
-            min_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(500),
-        },
-    )
+    ServiceClient::new(sdk, retry_settings())
 }
 
 fn status(sdk: &SdkConfig, config: &ListenerConfig) -> Result<HttpProcessStatus, CallError> {

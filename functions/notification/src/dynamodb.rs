@@ -38,6 +38,27 @@ impl EmailLogRepository for DynamoDbEmailLog {
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table()))]
+    async fn claim_send(
+        &self,
+        email_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        // `sendingUntil` is the store's own attribute (epoch ms), not a field of the log.
+        let update = self
+            .table
+            .update(&key(email_id))
+            .condition_expression(
+                "attribute_exists(emailId) AND attribute_not_exists(messageId) \
+                 AND (attribute_not_exists(sendingUntil) OR sendingUntil < :now)",
+            )
+            .update_expression("SET sendingUntil = :until")
+            .expression_attribute_values(":now", store::epoch_millis(now))
+            .expression_attribute_values(":until", store::epoch_millis(until));
+        store::update_if(update).await
+    }
+
+    #[tracing::instrument(skip(self), fields(table = %self.table()))]
     async fn mark_sent(
         &self,
         email_id: &str,

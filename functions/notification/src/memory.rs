@@ -13,9 +13,19 @@ use crate::sender::{EmailSender, SendError};
 #[derive(Debug, Default)]
 pub struct InMemoryEmailLog {
     logs: Mutex<BTreeMap<String, EmailLog>>,
+    /// Live send claims (the table's `sendingUntil`), by e-mail id.
+    claims: Mutex<BTreeMap<String, DateTime<Utc>>>,
 }
 
 impl InMemoryEmailLog {
+    /// Every logged e-mail, for assertions.
+    pub fn all(&self) -> Vec<EmailLog> {
+        self.logs
+            .lock()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn lock(
         &self,
     ) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, EmailLog>>, RepositoryError> {
@@ -37,6 +47,27 @@ impl EmailLogRepository for InMemoryEmailLog {
 
     async fn get(&self, email_id: &str) -> Result<Option<EmailLog>, RepositoryError> {
         Ok(self.lock()?.get(email_id).cloned())
+    }
+
+    async fn claim_send(
+        &self,
+        email_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let map = self.lock()?;
+        let mut claims = self
+            .claims
+            .lock()
+            .map_err(|_| RepositoryError::from(Poisoned))?;
+        let unsent = map
+            .get(email_id)
+            .is_some_and(|log| log.message_id.is_none());
+        if !unsent || claims.get(email_id).is_some_and(|held| *held >= now) {
+            return Ok(false);
+        }
+        claims.insert(email_id.to_owned(), until);
+        Ok(true)
     }
 
     async fn mark_sent(

@@ -40,6 +40,16 @@ pub trait EmailLogRepository: Send + Sync {
         email_id: &str,
     ) -> impl Future<Output = Result<Option<EmailLog>, RepositoryError>> + Send;
 
+    /// Claims the sending of a logged mail not yet sent, until `until`: `true` for this
+    /// caller; `false` when it is sent, or another caller's claim is still live. SES takes
+    /// no idempotency key, so this claim is what keeps two calls from both sending.
+    fn claim_send(
+        &self,
+        email_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
+
     /// Records that the mail went out as SES's `message_id`.
     fn mark_sent(
         &self,
@@ -62,6 +72,15 @@ impl<T: EmailLogRepository + ?Sized> EmailLogRepository for &T {
         email_id: &str,
     ) -> impl Future<Output = Result<Option<EmailLog>, RepositoryError>> + Send {
         (**self).get(email_id)
+    }
+
+    fn claim_send(
+        &self,
+        email_id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send {
+        (**self).claim_send(email_id, now, until)
     }
 
     fn mark_sent(

@@ -21,6 +21,8 @@ pub enum NotificationError {
     Invalid(#[from] ValidationError),
     #[error("the idempotency key names another user's e-mail")]
     KeyReused,
+    #[error("another request is sending this e-mail now")]
+    Sending,
     #[error("e-mail log unavailable")]
     Store(#[from] RepositoryError),
     #[error("e-mail service unavailable")]
@@ -34,12 +36,20 @@ impl ApiError for NotificationError {
             Self::KeyReused => {
                 Problem::conflict("The idempotency key was used for another user's e-mail.")
             }
+            Self::Sending => Problem::conflict(
+                "Another request with this idempotency key is sending the e-mail; retry later.",
+            ),
             Self::Store(_) | Self::Send(_) => Problem::unavailable(),
         }
     }
 }
 
 const MAX_RECIPIENTS: usize = 50;
+
+/// How long a send claim holds: longer than send-email's whole invocation (its timeout,
+/// 10 s), so a live holder is never overtaken; a dead one's claim is taken over by the
+/// caller's next try (SQS redelivers after its 60 s visibility timeout).
+pub const SEND_LEASE: chrono::Duration = chrono::Duration::seconds(30);
 
 fn address(field: &'static str, raw: &str) -> Result<String, ValidationError> {
     let ok = raw.len() <= 254
@@ -140,6 +150,20 @@ pub async fn send<R: EmailLogRepository, S: EmailSender, C: Clock>(
         tracing::info!(email_id = %log.email_id, %message_id, "e-mail already sent; not sent again");
         return Ok(log);
     }
+    if !deps
+        .log
+        .claim_send(&log.email_id, now, now + SEND_LEASE)
+        .await?
+    {
+        // Sent meanwhile, or another request is sending it right now.
+        if let Some(stored) = deps.log.get(&log.email_id).await?
+            && stored.message_id.is_some()
+        {
+            return Ok(stored);
+        }
+        tracing::warn!(email_id = %log.email_id, "another request is sending this e-mail");
+        return Err(NotificationError::Sending);
+    }
     let message_id = deps.sender.send(&log).await?;
     deps.log.mark_sent(&log.email_id, &message_id, now).await?;
     tracing::info!(email_id = %log.email_id, %message_id, "e-mail sent");
@@ -170,13 +194,13 @@ pub async fn handle<R: EmailLogRepository, S: EmailSender, C: Clock>(
 mod tests {
     use super::*;
     use crate::memory::{FakeEmailSender, InMemoryEmailLog};
-    use shared::SystemClock;
+    use shared::clock::FixedClock;
 
-    fn deps() -> NotificationDeps<InMemoryEmailLog, FakeEmailSender> {
+    fn deps() -> NotificationDeps<InMemoryEmailLog, FakeEmailSender, FixedClock> {
         NotificationDeps {
             log: InMemoryEmailLog::default(),
             sender: FakeEmailSender::default(),
-            clock: SystemClock,
+            clock: FixedClock::at(chrono::Utc::now()),
             from: "orders@checkout.example".into(),
         }
     }
@@ -204,7 +228,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_mail_logged_but_not_sent_is_sent_by_the_retry() {
+    async fn a_mail_logged_but_not_sent_is_sent_by_a_retry_once_the_claim_lapses() {
         let deps = deps();
         deps.sender.fail_next();
         let user = UserId::new_random();
@@ -213,9 +237,58 @@ mod tests {
             send(&deps, user, "job-2", request(), &cid).await,
             Err(NotificationError::Send(_))
         ));
+        // SES's error may hide a mail it sent: the claim holds for its lease.
+        assert!(matches!(
+            send(&deps, user, "job-2", request(), &cid).await,
+            Err(NotificationError::Sending)
+        ));
+        deps.clock
+            .advance(SEND_LEASE + chrono::Duration::seconds(1));
         let sent = send(&deps, user, "job-2", request(), &cid).await.unwrap();
         assert!(sent.message_id.is_some());
         assert_eq!(deps.sender.sent().len(), 1);
+    }
+
+    /// SES that holds each mail until the test lets it go.
+    struct GatedSender {
+        gate: tokio::sync::Notify,
+        entered: tokio::sync::Notify,
+        inner: FakeEmailSender,
+    }
+
+    impl EmailSender for GatedSender {
+        async fn send(&self, mail: &EmailLog) -> Result<String, crate::sender::SendError> {
+            self.entered.notify_one();
+            self.gate.notified().await;
+            self.inner.send(mail).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_request_while_the_first_is_sending_sends_nothing() {
+        let deps = NotificationDeps {
+            log: InMemoryEmailLog::default(),
+            sender: GatedSender {
+                gate: tokio::sync::Notify::new(),
+                entered: tokio::sync::Notify::new(),
+                inner: FakeEmailSender::default(),
+            },
+            clock: FixedClock::at(chrono::Utc::now()),
+            from: "orders@checkout.example".into(),
+        };
+        let user = UserId::new_random();
+        let cid = CorrelationId::generate();
+        let first = send(&deps, user, "job-3", request(), &cid);
+        let second = async {
+            deps.sender.entered.notified().await;
+            let second = send(&deps, user, "job-3", request(), &cid).await;
+            deps.sender.gate.notify_one();
+            second
+        };
+        let (first, second) = tokio::join!(first, second);
+        assert!(first.unwrap().message_id.is_some());
+        assert!(matches!(second, Err(NotificationError::Sending)));
+        assert_eq!(deps.sender.inner.sent().len(), 1);
     }
 
     #[test]

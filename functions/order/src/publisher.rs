@@ -1,9 +1,12 @@
 //! The payment-results publisher: the processes table's stream is the outbox. Inserting a
 //! process (confirm-payment) is the event; this function, on the stream, publishes it to
 //! the SNS topic with its `eventType` and correlation id as message attributes. A failed
-//! publish fails the batch, so Lambda retries it (bisecting it, then sending what still
-//! fails to the on-failure destination): a write is never left without its event. A
-//! retried batch may publish an event twice; the listeners are idempotent by job id.
+//! publish fails the batch, and Lambda retries it until it is published, for as long as
+//! the stream keeps the record (24 hours): an SNS outage delays results, never drops
+//! them (the on-failure queue would get only the batch's metadata, not the results). A
+//! record that is not a process is poison no retry can publish: it is logged, counted
+//! and skipped, so it cannot hold up the shard. A retried batch may publish an event
+//! twice; the listeners are idempotent by job id.
 
 use std::future::Future;
 
@@ -17,8 +20,6 @@ use crate::Process;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("a stream record's new image is not a process")]
-    Unreadable(#[source] serde_dynamo::Error),
     #[error("the payment result could not be serialised")]
     Encode(#[source] serde_json::Error),
     #[error("the payment result was not published")]
@@ -28,7 +29,6 @@ pub enum PublishError {
 impl From<PublishError> for lambda_runtime::Diagnostic {
     fn from(err: PublishError) -> Self {
         let error_type = match err {
-            PublishError::Unreadable(_) => "ProcessUnreadable",
             PublishError::Encode(_) => "PaymentResultEncoding",
             PublishError::Publish(_) => "PaymentResultUnpublished",
         };
@@ -138,8 +138,19 @@ pub async fn handle<P: PaymentResults>(publisher: &P, event: Event) -> Result<us
         if record.event_name != "INSERT" {
             continue;
         }
-        let process: Process =
-            serde_dynamo::from_item(record.change.new_image).map_err(PublishError::Unreadable)?;
+        let process: Process = match serde_dynamo::from_item(record.change.new_image) {
+            Ok(process) => process,
+            Err(err) => {
+                tracing::error!(
+                    poison = true,
+                    error = %ErrorChain(&err),
+                    keys = ?record.change.keys,
+                    "a stream record is not a process; skipped"
+                );
+                metrics::counter!(shared::metrics::PAYMENT_RESULTS_UNREADABLE).increment(1);
+                continue;
+            }
+        };
         let result = process.event();
         let span = tracing::info_span!(
             "payment_result",
@@ -223,6 +234,25 @@ mod tests {
         let published = topic.published.lock().unwrap();
         assert_eq!(published.as_slice(), &[process.event()]);
         assert_eq!(published[0].correlation_id, "cid-publish");
+    }
+
+    #[tokio::test]
+    async fn a_record_that_is_not_a_process_is_skipped_and_the_rest_of_the_batch_published() {
+        let topic = FlakyTopic::default();
+        let process = process();
+        let mut event = stream_event(&process, "INSERT");
+        let mut poison = event.records[0].clone();
+        poison.change.new_image = std::collections::HashMap::from([(
+            "processId".to_owned(),
+            serde_dynamo::AttributeValue::N("7".into()),
+        )])
+        .into();
+        event.records.insert(0, poison);
+        assert_eq!(handle(&topic, event).await.unwrap(), 1);
+        assert_eq!(
+            topic.published.lock().unwrap().as_slice(),
+            &[process.event()]
+        );
     }
 
     #[tokio::test]

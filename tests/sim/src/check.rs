@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use mocks::ewallet::domain::{EwalletRequest, OutcomeRule, RequestStatus};
 use shared::contracts::{EwalletStatusCode, OrderStatus, PaymentStatus};
 
-use crate::system::Stores;
-use crate::world::World;
+use shared::JobId;
+use shared::fulfilment::{JobStatus, JobType, PaymentResultType};
+
+use crate::system::{Fulfilment, Stores};
+use crate::world::{World, lock};
 
 /// What the e-wallet decided, or is telling the merchant right now: a request being sent
 /// carries its verdict (by amount) before the delivery is settled.
@@ -29,12 +32,59 @@ fn charged(request: &EwalletRequest) -> bool {
 }
 
 pub fn safety(world: &World, stores: &Stores) {
-    let payments: BTreeMap<_, _> = stores
+    payment_safety(world, stores);
+    fulfilment_safety(world, stores);
+}
+
+fn payments_by_id(stores: &Stores) -> BTreeMap<shared::PaymentId, payment::Payment> {
+    stores
         .payments
         .all()
         .into_iter()
         .map(|p| (p.id, p))
-        .collect();
+        .collect()
+}
+
+/// No fulfilment without its decision: a process only for a payment decided its way (a
+/// recorded success is tied to its charge by the payment checks), a production record or an
+/// invoice only for a success's job.
+fn fulfilment_safety(world: &World, stores: &Stores) {
+    let payments = payments_by_id(stores);
+    let mut success_jobs = std::collections::BTreeSet::new();
+    for process in stores.processes.all() {
+        let decided = payments.get(&process.payment_id).map(|p| p.status);
+        let matches = match process.event_type {
+            PaymentResultType::PaymentSucceeded => decided == Some(PaymentStatus::Success),
+            PaymentResultType::PaymentFailed => decided == Some(PaymentStatus::Failed),
+        };
+        if !matches {
+            world.violation(format!(
+                "process {} is {} but its payment {} is {decided:?}",
+                process.process_id,
+                process.event_type.as_str(),
+                process.payment_id
+            ));
+        }
+        if process.event_type == PaymentResultType::PaymentSucceeded {
+            for job in [JobType::Production, JobType::Invoice] {
+                success_jobs.insert(JobId::of(process.process_id, job).to_string());
+            }
+        }
+    }
+    for (what, ids) in [
+        ("production record", stores.productions.ids()),
+        ("invoice", stores.invoices.ids()),
+    ] {
+        for id in ids {
+            if !success_jobs.contains(&id) {
+                world.violation(format!("{what} {id} is no success's job"));
+            }
+        }
+    }
+}
+
+fn payment_safety(world: &World, stores: &Stores) {
+    let payments = payments_by_id(stores);
     let requests: BTreeMap<String, EwalletRequest> = stores
         .ewallet
         .all()
@@ -74,8 +124,9 @@ pub fn safety(world: &World, stores: &Stores) {
     }
 }
 
-pub fn liveness(world: &World, stores: &Stores) {
+pub fn liveness(world: &World, stores: &Stores, fulfilment: &Fulfilment) {
     safety(world, stores);
+    fulfilment_liveness(world, stores, fulfilment);
     let payments = stores.payments.all();
     let requests = stores.ewallet.all();
     for order in stores.orders.all() {
@@ -134,6 +185,89 @@ pub fn liveness(world: &World, stores: &Stores) {
                 request.id,
                 request.order_id,
                 request.status.as_str()
+            ));
+        }
+    }
+}
+
+/// Every success has its process; every process's jobs ended Completed, or in Error with
+/// their message in the DLQ; one production record and one invoice per success, one e-mail
+/// per process; no message is left in a queue.
+fn fulfilment_liveness(world: &World, stores: &Stores, fulfilment: &Fulfilment) {
+    let processes: BTreeMap<_, _> = stores
+        .processes
+        .all()
+        .into_iter()
+        .map(|p| (p.process_id, p))
+        .collect();
+    for order in stores.orders.all() {
+        if order.status != OrderStatus::PaymentSuccess {
+            continue;
+        }
+        let process = order.payment_id.map(shared::ProcessId::for_payment);
+        if !process.is_some_and(|p| processes.contains_key(&p)) {
+            world.violation(format!(
+                "order {} is PaymentSuccess but has no process (payment {:?})",
+                order.id, order.payment_id
+            ));
+        }
+    }
+    let dead: Vec<String> = fulfilment
+        .queues
+        .iter()
+        .flat_map(|q| {
+            lock(&q.dead)
+                .iter()
+                .map(|m| m.body.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let productions = stores.productions.ids();
+    let invoices = stores.invoices.ids();
+    let sent = lock(&fulfilment.ses.sent).clone();
+    for process in processes.values() {
+        let in_dlq = dead
+            .iter()
+            .any(|body| body.contains(&process.process_id.to_string()));
+        for (job_type, job) in &process.jobs {
+            let ended =
+                job.status == JobStatus::Completed || (job.status == JobStatus::Error && in_dlq);
+            if !ended {
+                world.violation(format!(
+                    "process {} job {} is {} after the heal{}",
+                    process.process_id,
+                    job_type.as_str(),
+                    job.status.as_str(),
+                    if lock(&fulfilment.stream.skipped).contains(&process.process_id) {
+                        " (its stream record was skipped: metadata only to the failure queue)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            if job.status != JobStatus::Completed {
+                continue;
+            }
+            let key = JobId::of(process.process_id, *job_type).to_string();
+            let effects = match job_type {
+                JobType::Production => productions.iter().filter(|id| **id == key).count(),
+                JobType::Invoice => invoices.iter().filter(|id| **id == key).count(),
+                JobType::Notification => sent.iter().filter(|m| m.tracking_id == key).count(),
+            };
+            if effects == 0 {
+                world.violation(format!(
+                    "process {} job {} is Completed without its effect",
+                    process.process_id,
+                    job_type.as_str()
+                ));
+            }
+        }
+    }
+    for queue in &fulfilment.queues {
+        if !queue.is_empty() {
+            world.violation(format!(
+                "queue {} still holds messages after the heal",
+                queue.name
             ));
         }
     }

@@ -10,9 +10,11 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 pub mod check;
+pub mod fulfil;
 pub mod net;
 pub mod store;
 pub mod system;
+pub mod template;
 pub mod world;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct Report {
     pub events: usize,
     pub trace_hash: u64,
     pub faults: String,
+    /// The trace in virtual time (a regression scenario checks its story is still told).
+    pub trace: Vec<String>,
 }
 
 /// Runs one seed. `verbose` prints the trace as it happens.
@@ -52,6 +56,7 @@ pub fn run(seed: u64, verbose: bool) -> Report {
             events: 0,
             trace_hash: 0,
             faults: String::new(),
+            trace: Vec::new(),
         };
     };
     runtime.block_on(simulate(seed, verbose))
@@ -70,6 +75,7 @@ async fn simulate(seed: u64, verbose: bool) -> Report {
         Arc::new(move || check::safety(&world, &stores)) as Arc<dyn Fn() + Send + Sync>
     };
     let system = Arc::new(System::build(world.clone(), checker, stores.clone()));
+    system.start();
 
     let orders = seed_orders(&world, &stores);
     for (user, order) in &orders {
@@ -90,13 +96,14 @@ async fn simulate(seed: u64, verbose: bool) -> Report {
     tokio::time::sleep(CHAOS).await;
     world.heal();
     tokio::time::sleep(END - CHAOS).await;
-    check::liveness(&world, &stores);
+    check::liveness(&world, &stores, &system.fulfilment);
     Report {
         seed,
         violations: world.violations(),
         events: world.events(),
         trace_hash: world.trace_hash(),
         faults,
+        trace: world.trace(),
     }
 }
 

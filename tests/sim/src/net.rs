@@ -12,7 +12,7 @@ use std::time::Duration;
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::transport::{Answer, BoxFuture, Outgoing, Transport, TransportError};
 
-use crate::world::World;
+use crate::world::{Half, World};
 
 pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
@@ -42,6 +42,8 @@ pub struct Route {
     pub function: &'static str,
     pub timeout: Duration,
     pub handler: Handler,
+    /// Whose stream its calls draw from.
+    pub half: Half,
 }
 
 /// The route keys (`POST /api/...`) template.yaml declares.
@@ -114,23 +116,22 @@ impl Network {
         let faults = world.faults();
         let path = path_of(&request.url).to_owned();
         let label = format!("{} {path}", request.method);
-        let hop = if world.chance(faults.slow_call) {
-            world.between(500, 4_000)
-        } else {
-            world.between(1, 30)
-        };
-        tokio::time::sleep(Duration::from_millis(hop)).await;
-        if world.chance(faults.connect_refused) {
+        let found = self.route(request.method.as_str(), &path);
+        let half = found
+            .as_ref()
+            .map_or(Half::Payment, |(route, _)| route.half);
+        world.latency(half, 1, 30).await;
+        if world.chance_in(half, faults.connect_refused) {
             world.log(format!("fault {label}: connection refused"));
             return Err(TransportError::Connect(
                 "injected: connection refused".into(),
             ));
         }
-        let Some((route, params)) = self.route(request.method.as_str(), &path) else {
+        let Some((route, params)) = found else {
             world.log(format!("{label} -> 404 (no route)"));
             return Ok(problem(404, "no route"));
         };
-        if world.chance(faults.gateway_unavailable) {
+        if world.chance_in(half, faults.gateway_unavailable) {
             world.log(format!("fault {label}: API Gateway 503, not invoked"));
             return Ok(problem(503, "Service Unavailable"));
         }
@@ -145,7 +146,7 @@ impl Network {
         let event = lambda_request(route, &params, &request, world);
         let answer = invoke_http(world, route, event).await;
         world.log(format!("{} {label} -> {}", route.function, answer.status));
-        if world.chance(faults.answer_lost) {
+        if world.chance_in(half, faults.answer_lost) {
             world.log(format!("fault {label}: answer lost"));
             return Err(TransportError::Io("injected: answer lost".into()));
         }
@@ -204,15 +205,24 @@ pub fn context(world: &World, timeout: Duration) -> lambda_runtime::Context {
 /// at a random instant when crashes are on. `None` when it did not finish.
 pub async fn invoke<T: Send + 'static>(
     world: &Arc<World>,
+    half: Half,
     function: &'static str,
     timeout: Duration,
     work: Pin<Box<dyn Future<Output = T> + Send>>,
 ) -> Option<T> {
     let crash_at = world
-        .chance(world.faults().crash)
-        .then(|| Duration::from_millis(world.between(0, timeout.as_millis() as u64)));
+        .chance_in(half, world.faults().crash)
+        .then(|| Duration::from_millis(world.between_in(half, 0, timeout.as_millis() as u64)));
     let limit = crash_at.unwrap_or(timeout).min(timeout);
-    let task = tokio::spawn(tokio::time::timeout(limit, work));
+    // The task itself keeps the record of its life: its caller may stop waiting for it.
+    let own = world.clone();
+    let task = tokio::spawn(async move {
+        let id = tokio::task::id();
+        own.started(id);
+        let done = tokio::time::timeout(limit, work).await;
+        own.stopped(id, done.is_err());
+        done
+    });
     match task.await {
         Ok(Ok(done)) => Some(done),
         Ok(Err(_elapsed)) => {
@@ -237,7 +247,7 @@ pub async fn invoke<T: Send + 'static>(
 
 async fn invoke_http(world: &Arc<World>, route: &Route, event: Request) -> Answer {
     let work = (route.handler)(event);
-    match invoke(world, route.function, route.timeout, work).await {
+    match invoke(world, route.half, route.function, route.timeout, work).await {
         Some(response) => {
             let status = response.status().as_u16();
             let body = match response.body() {

@@ -11,13 +11,15 @@ use shared::paging::NameFilter;
 use shared::store::StoreError;
 use shared::{OrderId, PaymentId, ProcessId, UserId};
 
-use crate::world::World;
+use crate::world::{Half, World};
 
 /// A store as a function instance sees it: `inner` shared by every instance, behind faults.
 pub struct Faulty<T> {
     pub inner: Arc<T>,
     pub world: Arc<World>,
     pub name: &'static str,
+    /// Whose stream its faults draw from.
+    pub half: Half,
     /// The safety checker, run after each applied write.
     pub check: Arc<dyn Fn() + Send + Sync>,
 }
@@ -28,6 +30,7 @@ impl<T> Clone for Faulty<T> {
             inner: self.inner.clone(),
             world: self.world.clone(),
             name: self.name,
+            half: self.half,
             check: self.check.clone(),
         }
     }
@@ -49,7 +52,10 @@ impl<T: Send + Sync> Faulty<T> {
         op: &str,
         call: impl Future<Output = Result<R, StoreError>>,
     ) -> Result<R, StoreError> {
-        if self.world.chance(self.world.faults().store_unavailable) {
+        if self
+            .world
+            .chance_in(self.half, self.world.faults().store_unavailable)
+        {
             self.world
                 .log(format!("fault {}.{op}: unavailable", self.name));
             return Err(injected("store unavailable"));
@@ -62,17 +68,18 @@ impl<T: Send + Sync> Faulty<T> {
         Fut: Future<Output = Result<R, StoreError>>,
     {
         let faults = self.world.faults();
-        if self.world.chance(faults.store_unavailable) {
+        if self.world.chance_in(self.half, faults.store_unavailable) {
             self.world
                 .log(format!("fault {}.{op}: unavailable", self.name));
             return Err(injected("store unavailable"));
         }
         let first = call().await;
         (self.check)();
+        self.world.writes.notify_one();
         let Ok(answer) = first else {
             return first;
         };
-        if self.world.chance(faults.store_write_retried) {
+        if self.world.chance_in(self.half, faults.store_write_retried) {
             self.world.log(format!(
                 "fault {}.{op}: applied, answer lost, the SDK retries",
                 self.name
@@ -81,7 +88,7 @@ impl<T: Send + Sync> Faulty<T> {
             (self.check)();
             return retried;
         }
-        if self.world.chance(faults.store_write_lost) {
+        if self.world.chance_in(self.half, faults.store_write_lost) {
             self.world
                 .log(format!("fault {}.{op}: applied, answer lost", self.name));
             return Err(injected("answer lost"));
@@ -332,6 +339,62 @@ mod ewallet {
         ) -> Result<bool, StoreError> {
             self.write("settle", || self.inner.settle(id, token, settlement))
                 .await
+        }
+    }
+}
+
+mod records {
+    use mocks::records::{Received, RecordRepository};
+
+    use super::*;
+
+    impl<T: Clone + Send + Sync, R: RecordRepository<T>> RecordRepository<T> for Faulty<R> {
+        async fn insert_if_absent(&self, record: &Received<T>) -> Result<bool, StoreError> {
+            self.write("insert_if_absent", || self.inner.insert_if_absent(record))
+                .await
+        }
+
+        async fn get(&self, record_id: &str) -> Result<Option<Received<T>>, StoreError> {
+            self.read("get", self.inner.get(record_id)).await
+        }
+    }
+}
+
+mod emails {
+    use notification::{EmailLog, EmailLogRepository};
+
+    use super::*;
+
+    impl<R: EmailLogRepository> EmailLogRepository for Faulty<R> {
+        async fn insert_if_absent(&self, log: &EmailLog) -> Result<bool, StoreError> {
+            self.write("insert_if_absent", || self.inner.insert_if_absent(log))
+                .await
+        }
+
+        async fn get(&self, email_id: &str) -> Result<Option<EmailLog>, StoreError> {
+            self.read("get", self.inner.get(email_id)).await
+        }
+
+        async fn claim_send(
+            &self,
+            email_id: &str,
+            now: DateTime<Utc>,
+            until: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.write("claim_send", || self.inner.claim_send(email_id, now, until))
+                .await
+        }
+
+        async fn mark_sent(
+            &self,
+            email_id: &str,
+            message_id: &str,
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            self.write("mark_sent", || {
+                self.inner.mark_sent(email_id, message_id, now)
+            })
+            .await
         }
     }
 }

@@ -1,7 +1,10 @@
-//! The payment half of the checkout, wired as template.yaml wires it: checkout, the
-//! payment service's request, resolve and webhook, confirm-payment, the reconciler, and
-//! the mock e-wallet with its scheduled, signed webhook. The real handlers and HTTP
-//! adapters run; only the stores, the network and Scheduler are simulated.
+//! The checkout wired as template.yaml wires it. The payment half: checkout, the payment
+//! service's request, resolve and webhook, confirm-payment, the reconciler, and the mock
+//! e-wallet with its scheduled, signed webhook. The fulfilment half: the processes
+//! table's stream to the publisher, the topic, the three queues and their listeners, the
+//! production and invoice mocks, send-email over SES, and process-status. The real
+//! handlers and HTTP adapters run; only the stores, the network, Scheduler, the stream,
+//! SNS, SQS and SES are simulated.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -25,25 +28,29 @@ use shared::client::{ClientParts, RetrySettings, ServiceClient};
 use shared::entropy::SeededEntropy;
 use shared::signature::{WebhookSecret, WebhookSecrets};
 
+use listeners::{HttpInvoice, HttpNotification, HttpProcessStatus, HttpProduction, Listener};
+use mocks::records::memory::InMemoryRecords;
+use mocks::records::{FailureRate, RecordService};
+use notification::NotificationDeps;
+use notification::memory::InMemoryEmailLog;
+use shared::fulfilment::{InvoiceRequest, ProductionRequest};
+
+use crate::fulfil::{Queue, Ses, SqsHandler, Stream, Topic};
 use crate::http_function;
 use crate::net::{Network, Route, context, invoke};
 use crate::store::Faulty;
-use crate::world::{SimClock, World, lock};
+use crate::template::template;
+use crate::world::{Half, SimClock, World, lock};
 
 pub const PUBLIC: &str = "https://public.sim";
 const INTERNAL: &str = "https://internal.sim";
 const EWALLET: &str = "https://ewallet.sim";
 
-/// template.yaml: `Globals.Function.Timeout`, the dispatcher's and the reconciler's own.
-const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
-const DISPATCHER_TIMEOUT: Duration = Duration::from_secs(30);
-pub const RECONCILER_TIMEOUT: Duration = Duration::from_secs(60);
 /// template.yaml: the reconciler's `rate(1 minute)`.
 pub const RECONCILER_PERIOD: Duration = Duration::from_secs(60);
-/// template.yaml: `PaymentDeadlineSeconds`' default.
-pub const PAYMENT_DEADLINE_SECS: i64 = 300;
-/// template.yaml: the dispatcher's `MaximumRetryAttempts` (asynchronous invokes).
-const DISPATCH_RETRIES: u32 = 2;
+/// Where the e-mails go (the template's RecipientDomain and SenderEmail).
+const RECIPIENT_DOMAIN: &str = "customers.checkout.example";
+const SENDER: &str = "orders@checkout.example";
 
 /// The stores every instance shares, as the checker reads them.
 #[derive(Debug, Default)]
@@ -52,6 +59,17 @@ pub struct Stores {
     pub processes: Arc<InMemoryProcessRepository>,
     pub payments: Arc<InMemoryPaymentRepository>,
     pub ewallet: Arc<InMemoryEwalletRequests>,
+    pub productions: Arc<InMemoryRecords<ProductionRequest>>,
+    pub invoices: Arc<InMemoryRecords<InvoiceRequest>>,
+    pub emails: Arc<InMemoryEmailLog>,
+}
+
+/// The fulfilment half's AWS parts, as the checker reads them.
+pub struct Fulfilment {
+    pub stream: Arc<Stream>,
+    pub queues: Vec<Arc<Queue>>,
+    pub ses: Arc<Ses>,
+    listeners: Vec<(Arc<Queue>, &'static str, &'static str, SqsHandler)>,
 }
 
 type Orders = Faulty<InMemoryOrderRepository>;
@@ -67,6 +85,7 @@ pub struct System {
     pub stores: Arc<Stores>,
     pub network: Arc<Network>,
     pub reconciler: Arc<ReconcilerDeps>,
+    pub fulfilment: Fulfilment,
 }
 
 impl System {
@@ -76,6 +95,9 @@ impl System {
         stores: Arc<Stores>,
     ) -> Self {
         let network = Network::new(world.clone());
+        let timeout = |binary: &str| template().timeout(binary);
+        let payment_deadline =
+            chrono::Duration::seconds(template().parameter("PaymentDeadlineSeconds") as i64);
         let clock = || SimClock::instance(&world);
         let orders = faulty(&stores.orders, &world, "orders", &check);
         let processes = faulty(&stores.processes, &world, "processes", &check);
@@ -130,25 +152,25 @@ impl System {
             unreachable!("3 ..= 10 s is a delay range")
         };
 
-        let route = |method: &str, path: &str, function, timeout, handler| Route {
+        let route = |method: &str, path: &str, function, handler| Route {
             method: method.into(),
             path: path.into(),
             function,
-            timeout,
+            timeout: timeout(function),
             handler,
+            half: Half::Payment,
         };
         let routes = vec![
             route(
                 "POST",
                 "/api/v1/users/{userId}/orders/{orderId}/checkout",
                 "order-checkout",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     CheckoutDeps {
                         repo: orders.clone(),
                         payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
                         clock: clock(),
-                        payment_deadline: chrono::Duration::seconds(PAYMENT_DEADLINE_SECS),
+                        payment_deadline,
                     },
                     order::checkout::handle
                 ),
@@ -157,14 +179,12 @@ impl System {
                 "POST",
                 "/api/internal/v1/users/{userId}/orders/{orderId}/confirm-payment",
                 "order-confirm-payment",
-                FUNCTION_TIMEOUT,
                 http_function!(order_deps.clone(), order::confirm::handle),
             ),
             route(
                 "POST",
                 "/api/internal/v1/users/{userId}/payments",
                 "payment-request",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     RequestDeps {
                         repo: payments.clone(),
@@ -178,7 +198,6 @@ impl System {
                 "POST",
                 "/api/internal/v1/payments/{paymentId}/resolve",
                 "payment-resolve",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     ResolveDeps {
                         repo: payments.clone(),
@@ -192,7 +211,6 @@ impl System {
                 "POST",
                 "/api/v1/payments/webhook",
                 "payment-webhook",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     WebhookDeps {
                         repo: payments.clone(),
@@ -208,7 +226,6 @@ impl System {
                 "POST",
                 "/api/payment/payment-requests",
                 "ewallet-payment-request",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     PaymentRequestService {
                         repo: requests.clone(),
@@ -226,7 +243,6 @@ impl System {
                 "POST",
                 "/api/payment/payment-requests/{paymentRequestId}/refunds",
                 "ewallet-refund",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     RefundService {
                         repo: requests.clone(),
@@ -240,7 +256,6 @@ impl System {
                 "POST",
                 "/api/payment/payment-requests/{paymentRequestId}/cancel",
                 "ewallet-cancel",
-                FUNCTION_TIMEOUT,
                 http_function!(
                     CancelService {
                         repo: requests.clone(),
@@ -251,39 +266,66 @@ impl System {
                 ),
             ),
         ];
-        network.install(routes);
         let reconciler = Arc::new(ReconcilerDeps {
             orders: order_deps,
             payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
         });
+        // The fulfilment half draws from its own stream (built last, so the payment half's
+        // draws stay as they were).
+        let (fulfilment, more_routes) = fulfilment(&world, &stores, &network, &check);
+        let mut routes = routes;
+        routes.extend(more_routes);
+        network.install(routes);
         Self {
             world,
             stores,
             network,
             reconciler,
+            fulfilment,
+        }
+    }
+
+    /// Starts what AWS runs on its own: the stream's and the queues' pollers.
+    pub fn start(&self) {
+        tokio::spawn(self.fulfilment.stream.clone().run());
+        for (queue, function, mapping, handler) in &self.fulfilment.listeners {
+            let mapping = template().mapping(mapping);
+            tokio::spawn(crate::fulfil::poll(
+                self.world.clone(),
+                queue.clone(),
+                function,
+                mapping,
+                handler.clone(),
+            ));
         }
     }
 
     /// One scheduled run of the reconciler (`rate(1 minute)`, no retries).
     pub async fn reconcile(&self) {
         let deps = self.reconciler.clone();
-        let event = lambda_runtime::LambdaEvent::new(
-            serde_json::json!({}),
-            context(&self.world, RECONCILER_TIMEOUT),
-        );
+        let timeout = template().timeout("order-reconciler");
+        let event =
+            lambda_runtime::LambdaEvent::new(serde_json::json!({}), context(&self.world, timeout));
         let work = Box::pin(async move {
             order::reconciler::handle(&*deps, event)
                 .await
                 .map_err(|err| shared::telemetry::ErrorChain(&err).to_string())
         });
-        let done = invoke(&self.world, "order-reconciler", RECONCILER_TIMEOUT, work).await;
+        let done = invoke(
+            &self.world,
+            Half::Payment,
+            "order-reconciler",
+            timeout,
+            work,
+        )
+        .await;
         self.world.log(format!("order-reconciler -> {done:?}"));
     }
 }
 
 /// EventBridge Scheduler as the e-wallet uses it: one `at()` schedule per name, fired at
 /// least once (late, or twice, when those faults are on), each firing an asynchronous
-/// invoke of the dispatcher that Lambda retries `DISPATCH_RETRIES` times when it fails.
+/// invoke of the dispatcher that Lambda retries (the template's `MaximumRetryAttempts`).
 struct SimScheduler {
     world: Arc<World>,
     dispatcher: Arc<DispatcherDeps>,
@@ -340,11 +382,12 @@ impl WebhookScheduler for SimScheduler {
 
 /// One asynchronous invoke of the dispatcher, retried by Lambda when it fails.
 async fn fire(world: Arc<World>, dispatcher: Arc<DispatcherDeps>, input: String) {
-    for attempt in 0..=DISPATCH_RETRIES {
+    let timeout = template().timeout("ewallet-webhook-dispatcher");
+    for attempt in 0..=template().async_retries("EwalletWebhookDispatcherFunction") {
         let Ok(payload) = serde_json::from_str::<serde_json::Value>(&input) else {
             return;
         };
-        let event = lambda_runtime::LambdaEvent::new(payload, context(&world, DISPATCHER_TIMEOUT));
+        let event = lambda_runtime::LambdaEvent::new(payload, context(&world, timeout));
         let deps = dispatcher.clone();
         let work = Box::pin(async move {
             mocks::ewallet::dispatcher::handle(&*deps, event)
@@ -353,8 +396,9 @@ async fn fire(world: Arc<World>, dispatcher: Arc<DispatcherDeps>, input: String)
         });
         let done = invoke(
             &world,
+            Half::Payment,
             "ewallet-webhook-dispatcher",
-            DISPATCHER_TIMEOUT,
+            timeout,
             work,
         )
         .await;
@@ -376,10 +420,175 @@ fn faulty<T>(
     name: &'static str,
     check: &Arc<dyn Fn() + Send + Sync>,
 ) -> Faulty<T> {
+    faulty_in(Half::Payment, inner, world, name, check)
+}
+
+fn faulty_in<T>(
+    half: Half,
+    inner: &Arc<T>,
+    world: &Arc<World>,
+    name: &'static str,
+    check: &Arc<dyn Fn() + Send + Sync>,
+) -> Faulty<T> {
     Faulty {
         inner: inner.clone(),
         world: world.clone(),
         name,
+        half,
         check: check.clone(),
     }
+}
+
+/// Wraps a listener as its runtime does: the batch handler over the listener's deps.
+macro_rules! sqs_function {
+    ($listener:expr) => {{
+        let listener = Arc::new($listener);
+        let handler: SqsHandler = Arc::new(move |event| {
+            let listener = listener.clone();
+            Box::pin(async move { listeners::handle(&*listener, event).await })
+        });
+        handler
+    }};
+}
+
+/// The fulfilment half: its routes, the stream, the topic, the queues and the listeners.
+fn fulfilment(
+    world: &Arc<World>,
+    stores: &Arc<Stores>,
+    network: &Arc<Network>,
+    check: &Arc<dyn Fn() + Send + Sync>,
+) -> (Fulfilment, Vec<Route>) {
+    const F: Half = Half::Fulfilment;
+    let clock = || SimClock::instance(world);
+    let client = |retry: RetrySettings| {
+        let parts = ClientParts {
+            transport: network.clone(),
+            entropy: Arc::new(SeededEntropy::new(world.fork_in(F))),
+            clock: Arc::new(clock()),
+        };
+        ServiceClient::with_parts(parts, retry)
+    };
+    let route = |method: &str, path: &str, function, handler| Route {
+        method: method.into(),
+        path: path.into(),
+        function,
+        timeout: template().timeout(function),
+        handler,
+        half: F,
+    };
+    let Ok(no_failures) = FailureRate::new(0.0) else {
+        unreachable!("0 is a failure rate")
+    };
+    let ses = Ses::new(world, stores.emails.clone());
+    let routes = vec![
+        route(
+            "POST",
+            "/api/internal/v1/orderprocesses/{processId}/status",
+            "order-process-status",
+            http_function!(
+                OrderDeps {
+                    repo: faulty_in(F, &stores.orders, world, "orders", check),
+                    processes: faulty_in(F, &stores.processes, world, "processes", check),
+                    clock: clock(),
+                },
+                order::process_status::handle
+            ),
+        ),
+        route(
+            "POST",
+            "/api/internal/v1/productions",
+            "production-mock",
+            http_function!(
+                RecordService {
+                    repo: faulty_in(F, &stores.productions, world, "productions", check),
+                    clock: clock(),
+                    failure_rate: no_failures,
+                    faults: shared::fault::Faults::default(),
+                },
+                mocks::records::handle::<ProductionRequest, _, _>
+            ),
+        ),
+        route(
+            "POST",
+            "/api/internal/v1/invoices",
+            "invoice-mock",
+            http_function!(
+                RecordService {
+                    repo: faulty_in(F, &stores.invoices, world, "invoices", check),
+                    clock: clock(),
+                    failure_rate: no_failures,
+                    faults: shared::fault::Faults::default(),
+                },
+                mocks::records::handle::<InvoiceRequest, _, _>
+            ),
+        ),
+        route(
+            "POST",
+            "/api/internal/v1/users/{userId}/emails/send",
+            "notification-send-email",
+            http_function!(
+                NotificationDeps {
+                    log: faulty_in(F, &stores.emails, world, "email_log", check),
+                    sender: crate::fulfil::SesClient(ses.clone()),
+                    clock: clock(),
+                    from: SENDER.into(),
+                },
+                notification::send::handle
+            ),
+        ),
+    ];
+    let production = Queue::new(world, "production", "ProductionQueue");
+    let invoice = Queue::new(world, "invoice", "InvoiceQueue");
+    let notification = Queue::new(world, "notification", "NotificationQueue");
+    let topic = Arc::new(Topic::new(
+        world,
+        vec![
+            ("ProductionSubscription", production.clone()),
+            ("InvoiceSubscription", invoice.clone()),
+            ("NotificationSubscription", notification.clone()),
+        ],
+    ));
+    let stream = Stream::new(world, stores.processes.clone(), topic);
+    let retry = listeners::startup::retry_settings();
+    let max_receive_count = template().parameter("MaxReceiveCount") as u32;
+    let status = || HttpProcessStatus::new(client(retry), INTERNAL.into());
+    let listeners = vec![
+        (
+            production.clone(),
+            "production-listener",
+            "ProductionListenerQueueMapping",
+            sqs_function!(Listener {
+                job: HttpProduction::new(client(retry), INTERNAL.into()),
+                status: status(),
+                max_receive_count,
+            }),
+        ),
+        (
+            invoice.clone(),
+            "invoice-listener",
+            "InvoiceListenerQueueMapping",
+            sqs_function!(Listener {
+                job: HttpInvoice::new(client(retry), INTERNAL.into()),
+                status: status(),
+                max_receive_count,
+            }),
+        ),
+        (
+            notification.clone(),
+            "notification-listener",
+            "NotificationListenerQueueMapping",
+            sqs_function!(Listener {
+                job: HttpNotification::new(client(retry), INTERNAL.into(), RECIPIENT_DOMAIN.into()),
+                status: status(),
+                max_receive_count,
+            }),
+        ),
+    ];
+    let fulfilment = Fulfilment {
+        stream,
+        queues: vec![production, invoice, notification],
+        ses,
+        listeners,
+    };
+    (fulfilment, routes)
 }

@@ -48,6 +48,17 @@ pub struct FaultPlan {
     /// The e-wallet refuses (422) every payment request of some orders, for good: a
     /// decision of the provider, which the heal does not undo.
     pub ewallet_refuses: f64,
+    // The fulfilment half's classes, drawn from that half's own stream.
+    /// An SNS publish fails (after the SDK's own retries).
+    pub publish_fails: f64,
+    /// SNS is down for a window of the chaos phase: (from, length).
+    pub sns_outage: Option<(Duration, Duration)>,
+    /// SNS delivers a message to a queue twice.
+    pub sns_duplicate: f64,
+    /// SQS delivers a message again after it was deleted (at-least-once).
+    pub sqs_duplicate: f64,
+    /// SES SendEmail fails.
+    pub ses_fails: f64,
 }
 
 impl FaultPlan {
@@ -73,34 +84,72 @@ impl FaultPlan {
             schedule_create_fails: class(),
             // Drawn by `World::new` from the provider's own stream.
             ewallet_refuses: 0.0,
+            ..Self::default()
+        }
+    }
+
+    /// The fulfilment half's classes, from that half's stream (so adding them kept the
+    /// payment half's draws, and its regression seeds, as they were).
+    fn draw_fulfilment(&mut self, rng: &mut StdRng) {
+        let mut class = || {
+            if rng.random_bool(0.5) {
+                rng.random_range(0.01..0.25)
+            } else {
+                0.0
+            }
+        };
+        self.publish_fails = class();
+        self.sns_duplicate = class();
+        self.sqs_duplicate = class();
+        self.ses_fails = class();
+        if rng.random_bool(0.3) {
+            let from = Duration::from_secs(rng.random_range(0..60));
+            let length = Duration::from_secs(rng.random_range(10..=90));
+            self.sns_outage = Some((from, length));
         }
     }
 
     pub fn describe(&self) -> String {
-        let on: Vec<String> = [
-            ("gateway_unavailable", self.gateway_unavailable),
-            ("answer_lost", self.answer_lost),
-            ("connect_refused", self.connect_refused),
-            ("slow_call", self.slow_call),
-            ("crash", self.crash),
-            ("store_unavailable", self.store_unavailable),
-            ("store_write_retried", self.store_write_retried),
-            ("store_write_lost", self.store_write_lost),
-            ("schedule_late", self.schedule_late),
-            ("schedule_twice", self.schedule_twice),
-            ("schedule_create_fails", self.schedule_create_fails),
-            ("ewallet_refuses", self.ewallet_refuses),
-        ]
-        .iter()
-        .filter(|(_, rate)| *rate > 0.0)
-        .map(|(name, rate)| format!("{name}={rate:.2}"))
-        .collect();
+        let on: Vec<String> =
+            [
+                ("gateway_unavailable", self.gateway_unavailable),
+                ("answer_lost", self.answer_lost),
+                ("connect_refused", self.connect_refused),
+                ("slow_call", self.slow_call),
+                ("crash", self.crash),
+                ("store_unavailable", self.store_unavailable),
+                ("store_write_retried", self.store_write_retried),
+                ("store_write_lost", self.store_write_lost),
+                ("schedule_late", self.schedule_late),
+                ("schedule_twice", self.schedule_twice),
+                ("schedule_create_fails", self.schedule_create_fails),
+                ("ewallet_refuses", self.ewallet_refuses),
+                ("publish_fails", self.publish_fails),
+                ("sns_duplicate", self.sns_duplicate),
+                ("sqs_duplicate", self.sqs_duplicate),
+                ("ses_fails", self.ses_fails),
+            ]
+            .iter()
+            .filter(|(_, rate)| *rate > 0.0)
+            .map(|(name, rate)| format!("{name}={rate:.2}"))
+            .chain(self.sns_outage.map(|(from, length)| {
+                format!("sns_outage={}s+{}s", from.as_secs(), length.as_secs())
+            }))
+            .collect();
         if on.is_empty() {
             "none".into()
         } else {
             on.join(" ")
         }
     }
+}
+
+/// Which half of the flow draws: each has its own stream, so modelling more of one half
+/// keeps the other's draws, and its regression seeds, as they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    Payment,
+    Fulfilment,
 }
 
 /// One seed's world: its clock, its randomness, its faults and what happened.
@@ -117,6 +166,14 @@ pub struct World {
     /// The e-wallet's decisions, a stream of their own: the other draws of a seed stay
     /// what they were before refusals were modelled.
     provider: Mutex<StdRng>,
+    /// The fulfilment half's draws (stream, SNS, SQS, listeners, mocks, SES).
+    fulfilment: Mutex<StdRng>,
+    /// Invocations running now, and those stopped before they returned (a crash or a
+    /// timeout): whether a second e-mail is a defect depends on what became of the first.
+    running: Mutex<std::collections::HashSet<tokio::task::Id>>,
+    killed: Mutex<std::collections::HashSet<tokio::task::Id>>,
+    /// Woken after every applied write (the processes table's stream listens).
+    pub writes: tokio::sync::Notify,
     trace: Mutex<Vec<String>>,
     violations: Mutex<Vec<String>>,
     start: tokio::time::Instant,
@@ -133,6 +190,8 @@ impl World {
         if provider.random_bool(0.5) {
             faults.ewallet_refuses = provider.random_range(0.01..0.25);
         }
+        let mut fulfilment = StdRng::seed_from_u64(seed ^ 0x5EED_F011_F111_0003);
+        faults.draw_fulfilment(&mut fulfilment);
         let epoch = Utc
             .with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
             .single()
@@ -151,6 +210,10 @@ impl World {
             faults: Mutex::new(faults),
             refused: Mutex::new(std::collections::BTreeSet::new()),
             provider: Mutex::new(provider),
+            fulfilment: Mutex::new(fulfilment),
+            running: Mutex::default(),
+            killed: Mutex::default(),
+            writes: tokio::sync::Notify::new(),
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             start: tokio::time::Instant::now(),
@@ -209,22 +272,79 @@ impl World {
             .any(|order| body.contains(order.as_str()))
     }
 
+    fn stream(&self, half: Half) -> MutexGuard<'_, StdRng> {
+        match half {
+            Half::Payment => lock(&self.rng),
+            Half::Fulfilment => lock(&self.fulfilment),
+        }
+    }
+
     /// True with probability `rate`, from the seed's stream.
     pub fn chance(&self, rate: f64) -> bool {
-        rate > 0.0 && lock(&self.rng).random_bool(rate.min(1.0))
+        self.chance_in(Half::Payment, rate)
+    }
+
+    /// True with probability `rate`, from `half`'s stream.
+    pub fn chance_in(&self, half: Half, rate: f64) -> bool {
+        rate > 0.0 && self.stream(half).random_bool(rate.min(1.0))
     }
 
     /// A value in `range`, from the seed's stream.
     pub fn between(&self, low: u64, high: u64) -> u64 {
+        self.between_in(Half::Payment, low, high)
+    }
+
+    /// A value in `range`, from `half`'s stream.
+    pub fn between_in(&self, half: Half, low: u64, high: u64) -> u64 {
         if high <= low {
             return low;
         }
-        lock(&self.rng).random_range(low..=high)
+        self.stream(half).random_range(low..=high)
     }
 
     /// A fresh seed for a sub-stream (a client's jitter).
     pub fn fork(&self) -> u64 {
-        lock(&self.rng).random()
+        self.fork_in(Half::Payment)
+    }
+
+    pub fn fork_in(&self, half: Half) -> u64 {
+        self.stream(half).random()
+    }
+
+    /// A call's latency: `low ..= high` ms, or 0.5 to 4 s when it is a slow one.
+    pub async fn latency(&self, half: Half, low: u64, high: u64) {
+        let ms = if self.chance_in(half, self.faults().slow_call) {
+            self.between_in(half, 500, 4_000)
+        } else {
+            self.between_in(half, low, high)
+        };
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    /// Is SNS in its outage window now?
+    pub fn sns_down(&self) -> bool {
+        self.faults()
+            .sns_outage
+            .is_some_and(|(from, length)| (from..from + length).contains(&self.elapsed()))
+    }
+
+    pub fn started(&self, task: tokio::task::Id) {
+        lock(&self.running).insert(task);
+    }
+
+    pub fn stopped(&self, task: tokio::task::Id, killed: bool) {
+        lock(&self.running).remove(&task);
+        if killed {
+            lock(&self.killed).insert(task);
+        }
+    }
+
+    pub fn is_running(&self, task: tokio::task::Id) -> bool {
+        lock(&self.running).contains(&task)
+    }
+
+    pub fn was_killed(&self, task: tokio::task::Id) -> bool {
+        lock(&self.killed).contains(&task)
     }
 
     pub fn log(&self, line: String) {
@@ -252,6 +372,10 @@ impl World {
 
     pub fn events(&self) -> usize {
         lock(&self.trace).len()
+    }
+
+    pub fn trace(&self) -> Vec<String> {
+        lock(&self.trace).clone()
     }
 
     /// The trace's hash: two runs of one seed must agree on it.

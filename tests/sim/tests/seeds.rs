@@ -1,30 +1,47 @@
 //! Seeds that once broke an invariant, kept as regression scenarios, and the replay
 //! guarantee: a seed run twice tells the same story.
+//!
+//! Each scenario also names the lines its story must still contain: when the model
+//! changes and a seed stops telling that story, its test fails and asks for a new seed,
+//! instead of passing without exercising anything.
 
-/// Runs `seed` and fails with its violations, if any.
-fn holds(seed: u64) {
+/// Runs `seed`; fails with its violations, or when its trace lacks a line of `story`.
+fn holds(seed: u64, story: &[&str]) {
     let report = sim::run(seed, false);
     assert_eq!(
         report.violations,
         Vec::<String>::new(),
         "replay: SIM_SEED={seed} make sim"
     );
+    for line in story {
+        assert!(
+            report.trace.iter().any(|l| l.contains(line)),
+            "seed {seed} no longer tells its story ({line:?}): find a seed that does"
+        );
+    }
 }
 
-/// Seed 20: the dispatcher's claim was applied, its answer lost and the SDK retried it; the
-/// retry met the claim itself and read "busy", so the webhook was never sent (the e-wallet
-/// request stayed Sending). Fixed by letting a claim's own token satisfy its condition.
+/// First found as seed 20: the dispatcher's claim was applied, its answer lost and the SDK
+/// retried it; the retry met the claim itself and read "busy", so the webhook was never sent
+/// (the e-wallet request stayed Sending). Fixed by letting a claim's own token satisfy its
+/// condition (the contract case `a_claim_repeated_with_its_own_token_still_holds` keeps it).
 #[test]
 fn a_retried_claim_is_not_read_as_another_firings() {
-    holds(20);
+    holds(
+        7,
+        &[
+            "ewallet_requests.claim: applied, answer lost, the SDK retries",
+            "Delivered",
+        ],
+    );
 }
 
-/// Seed 245: a firing died holding the claim; its retry met the live lease, answered
-/// "busy" as a success, and nobody fired again. Fixed by failing such a firing, so Lambda
-/// retries it after the lease.
+/// Seed 380 (first found as 245): a firing died holding the claim; its retry met the live
+/// lease, answered "busy" as a success, and nobody fired again. Fixed by failing such a
+/// firing, so Lambda retries it after the lease.
 #[test]
 fn a_firing_that_meets_a_dead_holders_lease_is_retried() {
-    holds(245);
+    holds(380, &["another firing holds the request"]);
 }
 
 /// Seed 4: the e-wallet refused an order's payment request for good (422). payment-request
@@ -34,7 +51,25 @@ fn a_firing_that_meets_a_dead_holders_lease_is_retried() {
 /// the order back), and resolve records a refused re-drive as Failed.
 #[test]
 fn a_payment_the_ewallet_refuses_for_good_leaves_the_order_payable() {
-    holds(4);
+    holds(4, &["refuses every payment of order"]);
+}
+
+/// Seed 3: SNS delivered a payment result twice and both notification messages ran at
+/// once (or a listener's 2 s attempt gave up on a send still running and tried again).
+/// send-email had no claim between its log and SES, so both calls sent the mail. Fixed by
+/// a send claim with a lease: the second call answers 409 and sends nothing.
+#[test]
+fn two_calls_for_one_email_send_it_once() {
+    holds(3, &["emails/send -> 409"]);
+}
+
+/// Seed 0: SNS was down for 77 s. The stream retried the publisher's batch 10 times, then
+/// sent only its metadata to the failure queue: three processes were never published, so
+/// no production, invoice or e-mail. Fixed by retrying until the record leaves the stream
+/// (24 hours), with an IteratorAge alarm, and skipping poison records in the publisher.
+#[test]
+fn an_sns_outage_longer_than_the_streams_old_retries_delays_results_and_loses_none() {
+    holds(0, &["fault sns: down", "sns: PaymentSucceeded"]);
 }
 
 #[test]

@@ -28,6 +28,14 @@ impl<T> InMemoryRecords<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Every stored record's id, for assertions.
+    pub fn ids(&self) -> Vec<String> {
+        self.records
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 impl<T: Clone + Send + Sync> RecordRepository<T> for InMemoryRecords<T> {

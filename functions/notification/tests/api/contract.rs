@@ -12,6 +12,7 @@ shared::contract_tests! {
     cases: [
         a_log_is_stored_once_and_read_back_as_written,
         a_sent_mail_records_its_message_id,
+        a_send_claim_holds_until_it_lapses_and_a_sent_mail_cannot_be_claimed,
     ]
 }
 
@@ -59,4 +60,52 @@ async fn a_sent_mail_records_its_message_id(repo: &impl EmailLogRepository) {
     let stored = repo.get(&log.email_id).await.unwrap().unwrap();
     assert_eq!(stored.message_id.as_deref(), Some("m-1"));
     assert!(repo.mark_sent("missing", "m-2", Utc::now()).await.is_err());
+}
+
+async fn a_send_claim_holds_until_it_lapses_and_a_sent_mail_cannot_be_claimed(
+    repo: &impl EmailLogRepository,
+) {
+    let log = log();
+    let now = Utc::now();
+    let lease = chrono::Duration::seconds(30);
+    assert!(
+        !repo
+            .claim_send(&log.email_id, now, now + lease)
+            .await
+            .unwrap(),
+        "a mail that is not logged was claimed"
+    );
+    assert!(repo.insert_if_absent(&log).await.unwrap());
+    assert!(
+        repo.claim_send(&log.email_id, now, now + lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo
+            .claim_send(
+                &log.email_id,
+                now + chrono::Duration::seconds(1),
+                now + lease
+            )
+            .await
+            .unwrap(),
+        "a live claim was taken over"
+    );
+    let lapsed = now + lease + chrono::Duration::seconds(1);
+    assert!(
+        repo.claim_send(&log.email_id, lapsed, lapsed + lease)
+            .await
+            .unwrap(),
+        "a lapsed claim was not taken over"
+    );
+    repo.mark_sent(&log.email_id, "m-1", lapsed).await.unwrap();
+    let later = lapsed + lease + lease;
+    assert!(
+        !repo
+            .claim_send(&log.email_id, later, later + lease)
+            .await
+            .unwrap(),
+        "a sent mail was claimed again"
+    );
 }

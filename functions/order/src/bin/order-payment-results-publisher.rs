@@ -7,6 +7,7 @@ use lambda_runtime::LambdaEvent;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
+    shared::metrics::init("fulfilment")?;
     let config = order::PublisherConfig::from_env()?;
     let publisher = order::startup::publisher(&shared::aws::sdk_config(), config);
     shared::event::run(|event: LambdaEvent<Event>| {
