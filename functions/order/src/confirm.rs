@@ -5,9 +5,11 @@
 //! PaymentFailed. Idempotent: repeating a confirmation answers 200 and changes nothing; a
 //! confirmation for a payment the order is not waiting for is 409.
 //!
-//! A decided order gets its fulfilment process (see `processes`), written after the order
-//! and made again by any repeat: a confirmation that failed between the two writes is
-//! retried by the webhook, finds the order settled, and writes the missing process.
+//! A decided order gets its fulfilment process (see `processes`), written *before* the
+//! order leaves PaymentPending: a confirmation that fails between the two writes leaves
+//! the order pending, so the webhook's retry or, past the deadline, the reconciler comes
+//! back, finds the process written, and settles the order. Writing the order first would
+//! take it out of the reconciler's index with nothing left to write the process.
 
 use http::StatusCode;
 use lambda_http::Request;
@@ -30,6 +32,21 @@ pub async fn confirm<R: OrderRepository, P: ProcessRepository, C: Clock>(
     } else {
         OrderStatus::PaymentFailed
     };
+    // Only an order waiting for this payment (or already settled by it, a repeat) gets its
+    // process: a process is a decision, and is published as soon as it is written.
+    let Some(current) = deps.repo.get(user, order).await? else {
+        return Err(OrderError::NotFound);
+    };
+    let waits = current.payment_id == Some(request.payment_id)
+        && (current.status == OrderStatus::PaymentPending || current.status == to);
+    if !waits {
+        return Err(OrderError::NotWaitingForPayment(current.status));
+    }
+    let decided = Order {
+        status: to,
+        ..current
+    };
+    start_process(deps, &decided, request, correlation_id).await?;
     let settlement = PaymentSettlement {
         user,
         order,
@@ -40,12 +57,10 @@ pub async fn confirm<R: OrderRepository, P: ProcessRepository, C: Clock>(
     match deps.repo.settle_payment(settlement).await? {
         Transition::Applied(order) => {
             tracing::info!(order_id = %order.id, status = to.as_str(), payment_id = %request.payment_id, "payment settled");
-            start_process(deps, &order, request, correlation_id).await?;
             Ok(order)
         }
         Transition::AlreadyApplied(order) => {
             tracing::info!(order_id = %order.id, "payment already settled");
-            start_process(deps, &order, request, correlation_id).await?;
             Ok(order)
         }
         Transition::Conflict(order) => Err(OrderError::NotWaitingForPayment(order.status)),
@@ -211,6 +226,80 @@ mod tests {
                 OrderStatus::PaymentSuccess
             ))
         ));
+    }
+
+    /// A process store that fails its next write.
+    #[derive(Default)]
+    struct FailingProcesses {
+        inner: InMemoryProcessRepository,
+        fail_next: std::sync::atomic::AtomicBool,
+    }
+
+    impl ProcessRepository for FailingProcesses {
+        async fn insert_if_absent(
+            &self,
+            process: &Process,
+        ) -> Result<bool, crate::RepositoryError> {
+            if self
+                .fail_next
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(shared::store::failed(std::io::Error::other("unavailable")));
+            }
+            self.inner.insert_if_absent(process).await
+        }
+        async fn get(
+            &self,
+            process: shared::ProcessId,
+        ) -> Result<Option<Process>, crate::RepositoryError> {
+            self.inner.get(process).await
+        }
+        async fn get_many(
+            &self,
+            processes: &[shared::ProcessId],
+        ) -> Result<Vec<Process>, crate::RepositoryError> {
+            self.inner.get_many(processes).await
+        }
+        async fn change_job(
+            &self,
+            change: &crate::processes::JobChange,
+        ) -> Result<crate::processes::JobChangeOutcome, crate::RepositoryError> {
+            self.inner.change_job(change).await
+        }
+        async fn finish(
+            &self,
+            process: shared::ProcessId,
+            to: shared::fulfilment::ProcessStatus,
+            now: chrono::DateTime<Utc>,
+        ) -> Result<bool, crate::RepositoryError> {
+            self.inner.finish(process, to, now).await
+        }
+    }
+
+    #[tokio::test]
+    async fn when_the_process_cannot_be_written_the_order_stays_pending_for_the_retry() {
+        let (repo, order, payment) = pending();
+        let deps = OrderDeps {
+            repo: &repo,
+            processes: FailingProcesses {
+                fail_next: true.into(),
+                ..Default::default()
+            },
+            clock: SystemClock,
+        };
+        let failed = confirm(&deps, order.user_id, order.id, &body(true, payment), &cid()).await;
+        assert!(matches!(failed, Err(OrderError::Store(_))), "{failed:?}");
+        let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.status,
+            OrderStatus::PaymentPending,
+            "the order was decided without its process"
+        );
+        let settled = confirm(&deps, order.user_id, order.id, &body(true, payment), &cid())
+            .await
+            .unwrap();
+        assert_eq!(settled.status, OrderStatus::PaymentSuccess);
+        assert_eq!(deps.processes.inner.all().len(), 1);
     }
 
     #[tokio::test]

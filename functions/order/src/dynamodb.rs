@@ -352,4 +352,24 @@ impl OrderRepository for DynamoDbOrderRepository {
             })
             .collect()
     }
+
+    #[tracing::instrument(skip(self), fields(table = %self.table(), order_id = %overdue.order))]
+    async fn defer(
+        &self,
+        overdue: Overdue,
+        payment_id: PaymentId,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        // Only the index key moves: `pendingUntil`, the deadline, stays.
+        let update = self
+            .table
+            .update(&key(overdue.user, overdue.order))
+            .condition_expression("#status = :pending AND paymentId = :paymentId")
+            .update_expression("SET pendingUntilMs = :retryAt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", store::value(&OrderStatus::PaymentPending)?)
+            .expression_attribute_values(":paymentId", store::value(&payment_id)?)
+            .expression_attribute_values(":retryAt", store::epoch_millis(retry_at));
+        store::update_if(update).await
+    }
 }

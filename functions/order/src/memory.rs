@@ -22,6 +22,8 @@ type Orders = BTreeMap<(UserId, OrderId), Order>;
 #[derive(Debug, Default)]
 pub struct InMemoryOrderRepository {
     orders: Mutex<Orders>,
+    /// The pending index's key where `defer` moved it off the deadline.
+    retry_at: Mutex<BTreeMap<(UserId, OrderId), DateTime<Utc>>>,
 }
 
 impl InMemoryOrderRepository {
@@ -101,6 +103,9 @@ impl OrderRepository for InMemoryOrderRepository {
         stored.payment_id = Some(start.payment_id);
         stored.pending_until = Some(start.pending_until);
         stored.updated_at = start.now;
+        if let Ok(mut retry_at) = self.retry_at.lock() {
+            retry_at.remove(&(start.order.user_id, start.order.id));
+        }
         Ok(true)
     }
 
@@ -153,11 +158,19 @@ impl OrderRepository for InMemoryOrderRepository {
         limit: i32,
     ) -> Result<Vec<Overdue>, RepositoryError> {
         let map = self.lock()?;
+        let retry_at = self
+            .retry_at
+            .lock()
+            .map_err(|_| RepositoryError::from(Poisoned))?;
         let mut due: Vec<(DateTime<Utc>, Overdue)> = map
             .values()
             .filter(|o| o.status == OrderStatus::PaymentPending && pending_shard(o.id) == shard)
             .filter_map(|o| {
-                let until = o.pending_until.filter(|until| *until < now)?;
+                let key = retry_at
+                    .get(&(o.user_id, o.id))
+                    .copied()
+                    .or(o.pending_until);
+                let until = key.filter(|until| *until < now)?;
                 Some((
                     until,
                     Overdue {
@@ -173,6 +186,27 @@ impl OrderRepository for InMemoryOrderRepository {
             .take(usize::try_from(limit).unwrap_or(0))
             .map(|(_, o)| o)
             .collect())
+    }
+
+    async fn defer(
+        &self,
+        overdue: Overdue,
+        payment_id: PaymentId,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let map = self.lock()?;
+        let key = (overdue.user, overdue.order);
+        let waits = map.get(&key).is_some_and(|o| {
+            o.status == OrderStatus::PaymentPending && o.payment_id == Some(payment_id)
+        });
+        if !waits {
+            return Ok(false);
+        }
+        self.retry_at
+            .lock()
+            .map_err(|_| RepositoryError::from(Poisoned))?
+            .insert(key, retry_at);
+        Ok(true)
     }
 }
 
@@ -201,6 +235,8 @@ pub struct FakePayments {
     payments: Mutex<Vec<String>>,
     outcomes: Mutex<Vec<(PaymentId, shared::contracts::PaymentStatus)>>,
     resolved: Mutex<Vec<PaymentId>>,
+    /// Payments the service cannot resolve (503), whatever the fault.
+    stuck: Mutex<Vec<PaymentId>>,
 }
 
 impl FakePayments {
@@ -212,6 +248,13 @@ impl FakePayments {
         let fake = Self::default();
         fake.set_fault(fault);
         fake
+    }
+
+    /// The payment service answers 503 to every resolve of `payment`.
+    pub fn stick(&self, payment: PaymentId) {
+        if let Ok(mut stuck) = self.stuck.lock() {
+            stuck.push(payment);
+        }
     }
 
     pub fn set_fault(&self, fault: PaymentsFault) {
@@ -289,7 +332,12 @@ impl crate::payments::Payments for FakePayments {
         if let Ok(mut resolved) = self.resolved.lock() {
             resolved.push(payment_id);
         }
-        match self.fault.lock().map(|f| *f).unwrap_or_default() {
+        let stuck = self.stuck.lock().is_ok_and(|s| s.contains(&payment_id));
+        let fault = match self.fault.lock().map(|f| *f).unwrap_or_default() {
+            PaymentsFault::None if stuck => PaymentsFault::Unavailable,
+            fault => fault,
+        };
+        match fault {
             PaymentsFault::Unavailable | PaymentsFault::AnswerLost => {
                 return Err(shared::client::CallError::Status {
                     url: "fake".into(),

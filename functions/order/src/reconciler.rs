@@ -14,13 +14,19 @@
 //!
 //! Every write is conditional on the order still waiting for that payment, so runs that
 //! overlap each other, a webhook or a checkout change each order at most once.
+//!
+//! Orders it cannot settle never block the others: an order left for later is moved back
+//! in the index (`defer`) by as long as it has been overdue (one minute to an hour), each
+//! shard is read page after page while the run has time, and each run starts at another
+//! shard.
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::contracts::{ConfirmPaymentRequest, OrderStatus, PaymentStatus};
 use shared::telemetry::ErrorChain;
-use shared::{Clock, CorrelationId, SystemClock};
+use shared::{Clock, CorrelationId, PaymentId, SystemClock};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -30,8 +36,11 @@ use crate::payments::{Payments, Resolution};
 use crate::repository::{CheckoutAbandon, Overdue};
 use crate::{OrderDeps, OrderError, OrderRepository, ProcessRepository};
 
-/// Orders taken from each index shard per run; the rest wait for the next minute.
+/// Orders read from an index shard per query; a run reads page after page while it has time.
 pub const BATCH: i32 = 25;
+/// The shortest and the longest wait before an order left for later is tried again.
+pub const MIN_BACKOFF: chrono::Duration = chrono::Duration::minutes(1);
+pub const MAX_BACKOFF: chrono::Duration = chrono::Duration::hours(1);
 /// One resolve call at most: above the payment service's own 5 s for the e-wallet.
 pub const RESOLVE_CAP: Duration = Duration::from_secs(8);
 /// Kept at the end of the invocation to settle the last order and answer.
@@ -98,23 +107,67 @@ where
     let started = Instant::now();
     let now = deps.orders.clock.now();
     let mut report = Reconciled::default();
-    for shard in 0..PENDING_SHARDS {
-        for overdue in deps.orders.repo.overdue(shard, now, BATCH).await? {
-            let left = budget.saturating_sub(started.elapsed());
-            if left < MIN_CALL {
-                tracing::warn!(?report, "run out of time; the rest waits for the next run");
-                return Ok(report);
+    // Each minute's run starts at the next shard, so a run out of time starves none.
+    let first = now
+        .timestamp()
+        .div_euclid(60)
+        .rem_euclid(i64::from(PENDING_SHARDS)) as u8;
+    for step in 0..PENDING_SHARDS {
+        let shard = (first + step) % PENDING_SHARDS;
+        let mut seen: Vec<Overdue> = Vec::new();
+        loop {
+            let page = deps.orders.repo.overdue(shard, now, BATCH).await?;
+            let full = page.len() >= usize::try_from(BATCH).unwrap_or(usize::MAX);
+            let fresh: Vec<Overdue> = page.into_iter().filter(|o| !seen.contains(o)).collect();
+            if fresh.is_empty() {
+                break;
             }
-            report.overdue = report.overdue.saturating_add(1);
-            let correlation_id = CorrelationId::generate();
-            let span = tracing::info_span!("reconcile", order_id = %overdue.order, correlation_id = %correlation_id);
-            let settled = settle(deps, overdue, &correlation_id, left.min(RESOLVE_CAP))
-                .instrument(span)
-                .await;
-            report.count(settled);
+            for overdue in fresh {
+                seen.push(overdue);
+                let left = budget.saturating_sub(started.elapsed());
+                if left < MIN_CALL {
+                    tracing::warn!(?report, "run out of time; the rest waits for the next run");
+                    return Ok(report);
+                }
+                report.overdue = report.overdue.saturating_add(1);
+                let correlation_id = CorrelationId::generate();
+                let span = tracing::info_span!("reconcile", order_id = %overdue.order, correlation_id = %correlation_id);
+                let settled = settle(deps, overdue, &correlation_id, left.min(RESOLVE_CAP))
+                    .instrument(span)
+                    .await;
+                report.count(settled);
+            }
+            if !full {
+                break;
+            }
         }
     }
     Ok(report)
+}
+
+/// How long an order the payment service could not settle waits for its next try: as
+/// long as it has been overdue, within `MIN_BACKOFF ..= MAX_BACKOFF`.
+pub fn backoff(overdue_for: chrono::Duration) -> chrono::Duration {
+    overdue_for.clamp(MIN_BACKOFF, MAX_BACKOFF)
+}
+
+/// Leaves an order for a later run, moved back in the index so it blocks no other.
+async fn leave<R: OrderRepository, P, C: Clock>(
+    orders: &OrderDeps<R, P, C>,
+    overdue: Overdue,
+    payment_id: PaymentId,
+    deadline: DateTime<Utc>,
+) -> Settled {
+    let now = orders.clock.now();
+    let retry_at = now + backoff(now - deadline);
+    match orders.repo.defer(overdue, payment_id, retry_at).await {
+        Ok(_) => tracing::info!(%payment_id, %retry_at, "order left for a later run"),
+        // Not moved: it is tried again in the next run, as before.
+        Err(err) => {
+            tracing::warn!(%payment_id, error = %ErrorChain(&err), "order left, not deferred")
+        }
+    }
+    Settled::Left
 }
 
 /// Settles one overdue order; never fails the run (the next run retries what is left).
@@ -160,9 +213,9 @@ where
     let (OrderStatus::PaymentPending, Some(payment_id)) = (order.status, order.payment_id) else {
         return Ok(Settled::Moved);
     };
-    if order.pending_until.is_none_or(|until| until >= now) {
+    let Some(deadline) = order.pending_until.filter(|until| *until < now) else {
         return Ok(Settled::Moved);
-    }
+    };
     let resolution = match tokio::time::timeout(
         budget,
         deps.payments.resolve(payment_id, correlation_id),
@@ -172,11 +225,11 @@ where
         Ok(Ok(resolution)) => resolution,
         Ok(Err(err)) => {
             tracing::warn!(%payment_id, error = %ErrorChain(&err), "payment not resolved yet");
-            return Ok(Settled::Left);
+            return Ok(leave(orders, overdue, payment_id, deadline).await);
         }
         Err(_elapsed) => {
             tracing::warn!(%payment_id, budget_ms = budget.as_millis() as u64, "payment not resolved in time");
-            return Ok(Settled::Left);
+            return Ok(leave(orders, overdue, payment_id, deadline).await);
         }
     };
     match resolution {
@@ -194,7 +247,9 @@ where
                 Ok(Settled::Moved)
             }
         }
-        Resolution::Decided(PaymentStatus::Requested) => Ok(Settled::Left),
+        Resolution::Decided(PaymentStatus::Requested) => {
+            Ok(leave(orders, overdue, payment_id, deadline).await)
+        }
         Resolution::Decided(status) => {
             let request = ConfirmPaymentRequest {
                 is_confirmed: status == PaymentStatus::Success,
@@ -351,7 +406,11 @@ mod tests {
 
         payments.set_fault(PaymentsFault::None);
         payments.decide(payment, PaymentStatus::Success);
-        let report = reconcile(&deps(&repo, &payments), RUN_CAP).await.unwrap();
+        let deps = deps(&repo, &payments);
+        deps.orders
+            .clock
+            .advance(MIN_BACKOFF + chrono::Duration::seconds(1));
+        let report = reconcile(&deps, RUN_CAP).await.unwrap();
         assert_eq!(report.confirmed, 1);
         assert_eq!(status_of(&repo, &order).await, OrderStatus::PaymentSuccess);
     }
@@ -382,6 +441,58 @@ mod tests {
             };
             assert_eq!(status_of(&repo, order).await, want);
         }
+    }
+
+    /// A pending order of index shard `shard`, overdue since `ago` seconds.
+    fn pending_in_shard(shard: u8, ago: i64) -> (Order, PaymentId) {
+        loop {
+            let (order, payment) = pending(now() - chrono::Duration::seconds(ago));
+            if crate::domain::pending_shard(order.id) == shard {
+                return (order, payment);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn orders_that_cannot_be_settled_do_not_block_a_paid_order_behind_them() {
+        let stuck: Vec<(Order, PaymentId)> = (0..2 * BATCH)
+            .map(|n| pending_in_shard(0, 600 - i64::from(n)))
+            .collect();
+        let (paid, payment) = pending_in_shard(0, 5);
+        let repo = InMemoryOrderRepository::with(
+            stuck.iter().map(|(o, _)| o.clone()).chain([paid.clone()]),
+        );
+        let payments = FakePayments::default();
+        for (_, stuck) in &stuck {
+            payments.stick(*stuck);
+        }
+        payments.decide(payment, PaymentStatus::Success);
+        let deps = deps(&repo, &payments);
+        let report = reconcile(&deps, RUN_CAP).await.unwrap();
+        assert_eq!(report.left, 2 * BATCH as u32);
+        assert_eq!(report.confirmed, 1, "{report:?}");
+        assert_eq!(status_of(&repo, &paid).await, OrderStatus::PaymentSuccess);
+        // Each left order waits as long as it has been overdue before its next try.
+        let tried = payments.resolved().len();
+        let report = reconcile(&deps, RUN_CAP).await.unwrap();
+        assert_eq!(
+            report.overdue, 0,
+            "a deferred order was tried again at once"
+        );
+        assert_eq!(payments.resolved().len(), tried);
+        deps.orders.clock.advance(chrono::Duration::minutes(11));
+        let report = reconcile(&deps, RUN_CAP).await.unwrap();
+        assert_eq!(report.left, 2 * BATCH as u32, "deferred orders come back");
+    }
+
+    #[test]
+    fn an_order_left_waits_as_long_as_it_has_been_overdue_from_a_minute_to_an_hour() {
+        assert_eq!(backoff(chrono::Duration::seconds(5)), MIN_BACKOFF);
+        assert_eq!(
+            backoff(chrono::Duration::minutes(7)),
+            chrono::Duration::minutes(7)
+        );
+        assert_eq!(backoff(chrono::Duration::days(2)), MAX_BACKOFF);
     }
 
     #[tokio::test(start_paused = true)]

@@ -112,14 +112,25 @@ pub trait OrderRepository: Send + Sync {
         settlement: PaymentSettlement,
     ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send;
 
-    /// Up to `limit` PaymentPending orders of index shard `shard` whose deadline is before
-    /// `now`, earliest first. The index lags: a caller re-reads each order before acting.
+    /// Up to `limit` PaymentPending orders of index shard `shard` due before `now`,
+    /// earliest first: due at their deadline, or at the retry time a `defer` set. The index
+    /// lags: a caller re-reads each order before acting.
     fn overdue(
         &self,
         shard: u8,
         now: DateTime<Utc>,
         limit: i32,
     ) -> impl Future<Output = Result<Vec<Overdue>, RepositoryError>> + Send;
+
+    /// Moves an overdue order that could not be settled back in the index to `retry_at`,
+    /// if it still waits for `payment_id`, so it stops blocking the orders behind it; its
+    /// deadline stays. `true` when moved.
+    fn defer(
+        &self,
+        overdue: Overdue,
+        payment_id: PaymentId,
+        retry_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send;
 }
 
 /// A borrowed repository is one too (tests keep theirs to look at it afterwards).
@@ -175,5 +186,14 @@ impl<T: OrderRepository + ?Sized> OrderRepository for &T {
         limit: i32,
     ) -> impl Future<Output = Result<Vec<Overdue>, RepositoryError>> + Send {
         (**self).overdue(shard, now, limit)
+    }
+
+    fn defer(
+        &self,
+        overdue: Overdue,
+        payment_id: PaymentId,
+        retry_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, RepositoryError>> + Send {
+        (**self).defer(overdue, payment_id, retry_at)
     }
 }

@@ -26,10 +26,9 @@ use shared::{OrderId, UserId};
 use crate::system::{PUBLIC, RECONCILER_PERIOD, Stores, System};
 use crate::world::World;
 
-/// When the faults stop, and when the run ends: past the last attempt's deadline by more
-/// than three reconciler periods.
-pub const CHAOS: Duration = Duration::from_secs(120);
-pub const END: Duration = Duration::from_secs(120 + 300 + 4 * 60 + 60);
+/// How long a run goes on after the heal: past the last attempt's deadline (300 s) by more
+/// than three reconciler periods, and time for fulfilment's redeliveries.
+pub const AFTER_HEAL: Duration = Duration::from_secs(300 + 4 * 60 + 60);
 
 /// What one seed came to.
 #[derive(Debug, Clone)]
@@ -41,10 +40,36 @@ pub struct Report {
     pub faults: String,
     /// The trace in virtual time (a regression scenario checks its story is still told).
     pub trace: Vec<String>,
+    /// The fault classes on in this run.
+    pub classes: Vec<&'static str>,
 }
 
 /// Runs one seed. `verbose` prints the trace as it happens.
 pub fn run(seed: u64, verbose: bool) -> Report {
+    run_without(seed, verbose, &[])
+}
+
+/// The fault classes a failing seed needs: each class on in it is switched off in turn,
+/// and stays off while the seed still fails (a greedy shrink to a set from which no one
+/// class can be taken). Returns the classes switched off, or `None` when the seed holds.
+pub fn shrink(seed: u64) -> Option<Vec<&'static str>> {
+    let first = run(seed, false);
+    if first.violations.is_empty() {
+        return None;
+    }
+    let mut off: Vec<&'static str> = Vec::new();
+    for class in first.classes {
+        let mut trial = off.clone();
+        trial.push(class);
+        if !run_without(seed, false, &trial).violations.is_empty() {
+            off = trial;
+        }
+    }
+    Some(off)
+}
+
+/// Runs one seed with the fault classes `off` switched off.
+pub fn run_without(seed: u64, verbose: bool, off: &[&str]) -> Report {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -57,18 +82,23 @@ pub fn run(seed: u64, verbose: bool) -> Report {
             trace_hash: 0,
             faults: String::new(),
             trace: Vec::new(),
+            classes: Vec::new(),
         };
     };
-    runtime.block_on(simulate(seed, verbose))
+    runtime.block_on(simulate(seed, verbose, off))
 }
 
-async fn simulate(seed: u64, verbose: bool) -> Report {
-    let world = World::new(seed, verbose);
-    let faults = match world.max_skew_ms() {
+async fn simulate(seed: u64, verbose: bool, off: &[&str]) -> Report {
+    let world = World::without(seed, verbose, off);
+    let mut faults = match world.max_skew_ms() {
         0 => world.faults().describe(),
         skew => format!("{} clock_skew<={skew}ms", world.faults().describe()),
     };
+    if world.chaos() > Duration::from_secs(120) {
+        faults = format!("{faults} chaos={}s", world.chaos().as_secs());
+    }
     world.log(format!("seed {seed}: faults {faults}"));
+    let classes = world.classes();
     let stores = Arc::new(Stores::default());
     let checker = {
         let (world, stores) = (world.clone(), stores.clone());
@@ -93,9 +123,9 @@ async fn simulate(seed: u64, verbose: bool) -> Report {
             }
         });
     }
-    tokio::time::sleep(CHAOS).await;
+    tokio::time::sleep(world.chaos()).await;
     world.heal();
-    tokio::time::sleep(END - CHAOS).await;
+    tokio::time::sleep(AFTER_HEAL).await;
     check::liveness(&world, &stores, &system.fulfilment);
     Report {
         seed,
@@ -104,6 +134,7 @@ async fn simulate(seed: u64, verbose: bool) -> Report {
         trace_hash: world.trace_hash(),
         faults,
         trace: world.trace(),
+        classes,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `make sim`: runs seeds `SIM_SEED_START ..` (`SIM_SEEDS` of them, 10,000 by default) and
 //! prints one line, `sim: N seeds, V violations, E events, T s`. `SIM_SEED=N` replays one
-//! seed with its trace. Every 100th seed runs twice, and the two traces must agree. Seeds
+//! seed with its trace (`SIM_OFF=a,b` switches fault classes off, as the shrinker does). Every 100th seed runs twice, and the two traces must agree. Seeds
 //! run on one thread per core (`SIM_THREADS`).
 
 use std::process::ExitCode;
@@ -11,8 +11,10 @@ fn var(name: &str) -> Option<u64> {
 }
 
 fn main() -> ExitCode {
+    let off_var = std::env::var("SIM_OFF").unwrap_or_default();
+    let off: Vec<&str> = off_var.split(',').filter(|c| !c.is_empty()).collect();
     if let Some(seed) = var("SIM_SEED") {
-        let report = sim::run(seed, true);
+        let report = sim::run_without(seed, true, &off);
         println!(
             "seed {seed}: {} events, {} violations, trace {:016x}",
             report.events,
@@ -87,9 +89,23 @@ fn main() -> ExitCode {
         started.elapsed().as_secs_f64()
     );
     failing.dedup();
-    if let Some(first) = failing.first() {
+    if let Some(&first) = failing.first() {
         println!("failing seeds: {}", failing.len());
         println!("replay the first failing seed with: SIM_SEED={first} make sim");
+        if let Some(off) = sim::shrink(first) {
+            let needed: Vec<&str> = outcomes
+                .iter()
+                .find(|o| o.report.seed == first)
+                .map(|o| o.report.classes.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| !off.contains(c))
+                .collect();
+            println!(
+                "shrunk: it still fails with only {needed:?} on: SIM_SEED={first} SIM_OFF={} make sim",
+                off.join(",")
+            );
+        }
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

@@ -154,6 +154,16 @@ mod orders {
             self.read("overdue", self.inner.overdue(shard, now, limit))
                 .await
         }
+
+        async fn defer(
+            &self,
+            overdue: Overdue,
+            payment_id: PaymentId,
+            retry_at: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.write("defer", || self.inner.defer(overdue, payment_id, retry_at))
+                .await
+        }
     }
 }
 

@@ -412,6 +412,7 @@ async fn fire(world: Arc<World>, dispatcher: Arc<DispatcherDeps>, input: String)
     world.log(format!(
         "ewallet-webhook-dispatcher {input}: retries exhausted (OnFailure)"
     ));
+    world.dead_letter(input);
 }
 
 fn faulty<T>(

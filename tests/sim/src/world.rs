@@ -109,26 +109,73 @@ impl FaultPlan {
         }
     }
 
+    /// Each rate-valued class by name.
+    fn rates(&self) -> [(&'static str, f64); 16] {
+        [
+            ("gateway_unavailable", self.gateway_unavailable),
+            ("answer_lost", self.answer_lost),
+            ("connect_refused", self.connect_refused),
+            ("slow_call", self.slow_call),
+            ("crash", self.crash),
+            ("store_unavailable", self.store_unavailable),
+            ("store_write_retried", self.store_write_retried),
+            ("store_write_lost", self.store_write_lost),
+            ("schedule_late", self.schedule_late),
+            ("schedule_twice", self.schedule_twice),
+            ("schedule_create_fails", self.schedule_create_fails),
+            ("ewallet_refuses", self.ewallet_refuses),
+            ("publish_fails", self.publish_fails),
+            ("sns_duplicate", self.sns_duplicate),
+            ("sqs_duplicate", self.sqs_duplicate),
+            ("ses_fails", self.ses_fails),
+        ]
+    }
+
+    /// The classes switched on in this plan.
+    pub fn on(&self) -> Vec<&'static str> {
+        let mut on: Vec<&'static str> = self
+            .rates()
+            .iter()
+            .filter(|(_, rate)| *rate > 0.0)
+            .map(|(name, _)| *name)
+            .collect();
+        if self.sns_outage.is_some() {
+            on.push("sns_outage");
+        }
+        on
+    }
+
+    /// Switches one class off (a shrinking step).
+    pub fn switch_off(&mut self, class: &str) {
+        let slot = match class {
+            "gateway_unavailable" => &mut self.gateway_unavailable,
+            "answer_lost" => &mut self.answer_lost,
+            "connect_refused" => &mut self.connect_refused,
+            "slow_call" => &mut self.slow_call,
+            "crash" => &mut self.crash,
+            "store_unavailable" => &mut self.store_unavailable,
+            "store_write_retried" => &mut self.store_write_retried,
+            "store_write_lost" => &mut self.store_write_lost,
+            "schedule_late" => &mut self.schedule_late,
+            "schedule_twice" => &mut self.schedule_twice,
+            "schedule_create_fails" => &mut self.schedule_create_fails,
+            "ewallet_refuses" => &mut self.ewallet_refuses,
+            "publish_fails" => &mut self.publish_fails,
+            "sns_duplicate" => &mut self.sns_duplicate,
+            "sqs_duplicate" => &mut self.sqs_duplicate,
+            "ses_fails" => &mut self.ses_fails,
+            "sns_outage" => {
+                self.sns_outage = None;
+                return;
+            }
+            _ => return,
+        };
+        *slot = 0.0;
+    }
+
     pub fn describe(&self) -> String {
-        let on: Vec<String> =
-            [
-                ("gateway_unavailable", self.gateway_unavailable),
-                ("answer_lost", self.answer_lost),
-                ("connect_refused", self.connect_refused),
-                ("slow_call", self.slow_call),
-                ("crash", self.crash),
-                ("store_unavailable", self.store_unavailable),
-                ("store_write_retried", self.store_write_retried),
-                ("store_write_lost", self.store_write_lost),
-                ("schedule_late", self.schedule_late),
-                ("schedule_twice", self.schedule_twice),
-                ("schedule_create_fails", self.schedule_create_fails),
-                ("ewallet_refuses", self.ewallet_refuses),
-                ("publish_fails", self.publish_fails),
-                ("sns_duplicate", self.sns_duplicate),
-                ("sqs_duplicate", self.sqs_duplicate),
-                ("ses_fails", self.ses_fails),
-            ]
+        let on: Vec<String> = self
+            .rates()
             .iter()
             .filter(|(_, rate)| *rate > 0.0)
             .map(|(name, rate)| format!("{name}={rate:.2}"))
@@ -172,18 +219,28 @@ pub struct World {
     /// timeout): whether a second e-mail is a defect depends on what became of the first.
     running: Mutex<std::collections::HashSet<tokio::task::Id>>,
     killed: Mutex<std::collections::HashSet<tokio::task::Id>>,
+    /// Events Lambda gave up on and sent to their OnFailure destination (an alarm fires).
+    dead_letters: Mutex<std::collections::BTreeSet<String>>,
     /// Woken after every applied write (the processes table's stream listens).
     pub writes: tokio::sync::Notify,
     trace: Mutex<Vec<String>>,
     violations: Mutex<Vec<String>>,
     start: tokio::time::Instant,
     epoch: DateTime<Utc>,
+    /// How long the chaos phase lasts: 2 minutes, or in a third of the seeds (drawn from a
+    /// stream of its own) up to 7, so faults also meet the reconciler at the deadlines.
+    chaos: Duration,
     /// Print each trace line as it happens (a replay).
     pub verbose: bool,
 }
 
 impl World {
     pub fn new(seed: u64, verbose: bool) -> Arc<Self> {
+        Self::without(seed, verbose, &[])
+    }
+
+    /// The seed's world with some fault classes switched off after the draw (shrinking).
+    pub fn without(seed: u64, verbose: bool, off: &[&str]) -> Arc<Self> {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut faults = FaultPlan::draw(&mut rng);
         let mut provider = StdRng::seed_from_u64(seed ^ 0x5EED_E0A1_1E70_0001);
@@ -192,16 +249,32 @@ impl World {
         }
         let mut fulfilment = StdRng::seed_from_u64(seed ^ 0x5EED_F011_F111_0003);
         faults.draw_fulfilment(&mut fulfilment);
+        for class in off {
+            faults.switch_off(class);
+        }
         let epoch = Utc
             .with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
             .single()
             .unwrap_or_default();
+        let mut phases = StdRng::seed_from_u64(seed ^ 0x5EED_C4A0_5000_0004);
+        let chaos = if phases.random_bool(1.0 / 3.0) {
+            Duration::from_secs(phases.random_range(150..=420))
+        } else {
+            Duration::from_secs(120)
+        };
         let mut skews = StdRng::seed_from_u64(seed ^ 0x5EED_C10C_0000_0002);
-        let max_skew_ms = if skews.random_bool(0.5) {
+        let mut max_skew_ms = if skews.random_bool(0.5) {
             skews.random_range(1..=1_000)
         } else {
             0
         };
+        let mut chaos = chaos;
+        if off.contains(&"clock_skew") {
+            max_skew_ms = 0;
+        }
+        if off.contains(&"long_chaos") {
+            chaos = Duration::from_secs(120);
+        }
         Arc::new(Self {
             seed,
             max_skew_ms,
@@ -214,12 +287,31 @@ impl World {
             running: Mutex::default(),
             killed: Mutex::default(),
             writes: tokio::sync::Notify::new(),
+            dead_letters: Mutex::default(),
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             start: tokio::time::Instant::now(),
             epoch,
+            chaos,
             verbose,
         })
+    }
+
+    /// The classes on in this seed, the clock skew and a long chaos phase included.
+    pub fn classes(&self) -> Vec<&'static str> {
+        let mut classes = self.faults().on();
+        if self.max_skew_ms > 0 {
+            classes.push("clock_skew");
+        }
+        if self.chaos > Duration::from_secs(120) {
+            classes.push("long_chaos");
+        }
+        classes
+    }
+
+    /// When the faults stop.
+    pub fn chaos(&self) -> Duration {
+        self.chaos
     }
 
     /// Virtual time since the run started.
@@ -326,6 +418,15 @@ impl World {
         self.faults()
             .sns_outage
             .is_some_and(|(from, length)| (from..from + length).contains(&self.elapsed()))
+    }
+
+    pub fn dead_letter(&self, event: String) {
+        lock(&self.dead_letters).insert(event);
+    }
+
+    /// Did an event mentioning `id` go to an OnFailure destination?
+    pub fn dead_lettered(&self, id: &str) -> bool {
+        lock(&self.dead_letters).iter().any(|e| e.contains(id))
     }
 
     pub fn started(&self, task: tokio::task::Id) {

@@ -72,6 +72,18 @@ fn an_sns_outage_longer_than_the_streams_old_retries_delays_results_and_loses_no
     holds(0, &["fault sns: down", "sns: PaymentSucceeded"]);
 }
 
+/// Seed 23 (once chaos could outlast the deadlines): a processes write failed while an
+/// order was being confirmed. confirm settled the order first, so it left the pending index
+/// with no process, and nothing came back for it: paid, never fulfilled. Fixed by writing
+/// the process first; the order stays PaymentPending until its process exists.
+#[test]
+fn a_paid_order_whose_process_write_fails_is_still_fulfilled() {
+    holds(
+        23,
+        &["processes.insert_if_absent: unavailable", "confirmed: 1"],
+    );
+}
+
 #[test]
 fn a_seed_replays_exactly() {
     for seed in [1, 7, 20] {

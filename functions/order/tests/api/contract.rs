@@ -20,6 +20,7 @@ shared::contract_tests! {
         a_checkout_is_abandoned_only_for_its_own_payment,
         a_settlement_applies_once_and_conflicts_with_anything_else,
         an_overdue_order_is_found_by_its_deadline_until_it_leaves_payment_pending,
+        a_deferred_order_is_overdue_again_only_at_its_retry_time_and_keeps_its_deadline,
     ]
 }
 
@@ -279,4 +280,57 @@ async fn an_overdue_order_is_found_by_its_deadline_until_it_leaves_payment_pendi
         now: Utc::now(),
     };
     assert!(repo.abandon_checkout(abandon).await.unwrap());
+}
+
+/// As above, ten years ahead, out of the stack's own reconciler's way.
+async fn a_deferred_order_is_overdue_again_only_at_its_retry_time_and_keeps_its_deadline(
+    repo: &impl OrderRepository,
+) {
+    let now = Utc::now() + Duration::days(3650);
+    let order = order_of(UserId::new_random(), 1);
+    given(repo, &order).await;
+    let payment = PaymentId::new_random();
+    let deadline = now - Duration::seconds(5);
+    let start = CheckoutStart {
+        order: &order,
+        attempt: 1,
+        payment_id: payment,
+        pending_until: deadline,
+        now: Utc::now(),
+    };
+    assert!(repo.start_checkout(start).await.unwrap());
+    let overdue = Overdue {
+        user: order.user_id,
+        order: order.id,
+    };
+    let due_at = |at| async move {
+        repo.overdue(pending_shard(order.id), at, 1000)
+            .await
+            .unwrap()
+            .contains(&overdue)
+    };
+    assert!(due_at(now).await);
+    assert!(
+        !repo
+            .defer(overdue, PaymentId::new_random(), now + Duration::minutes(5))
+            .await
+            .unwrap(),
+        "deferred for a payment it does not wait for"
+    );
+    assert!(
+        repo.defer(overdue, payment, now + Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+    assert!(!due_at(now).await, "still overdue right after its deferral");
+    assert!(
+        due_at(now + Duration::minutes(6)).await,
+        "not overdue at its retry time"
+    );
+    let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.pending_until.map(|t| t.timestamp_millis()),
+        Some(deadline.timestamp_millis()),
+        "the deadline moved"
+    );
 }
