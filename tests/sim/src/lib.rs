@@ -42,6 +42,8 @@ pub struct Report {
     pub trace: Vec<String>,
     /// The fault classes on in this run.
     pub classes: Vec<&'static str>,
+    /// How often a caller gave up on each function while it still ran.
+    pub gave_up: std::collections::BTreeMap<&'static str, u32>,
 }
 
 /// Runs one seed. `verbose` prints the trace as it happens.
@@ -83,6 +85,7 @@ pub fn run_without(seed: u64, verbose: bool, off: &[&str]) -> Report {
             faults: String::new(),
             trace: Vec::new(),
             classes: Vec::new(),
+            gave_up: Default::default(),
         };
     };
     runtime.block_on(simulate(seed, verbose, off))
@@ -135,6 +138,7 @@ async fn simulate(seed: u64, verbose: bool, off: &[&str]) -> Report {
         faults,
         trace: world.trace(),
         classes,
+        gave_up: world.gave_up(),
     }
 }
 

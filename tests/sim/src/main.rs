@@ -88,6 +88,16 @@ fn main() -> ExitCode {
         "sim: {count} seeds, {violations} violations, {events} events, {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // Not yet an invariant (the budgets do not nest; see docs/simulation.md): counted.
+    let mut gave_up = std::collections::BTreeMap::<&str, u32>::new();
+    for outcome in &outcomes {
+        for (function, n) in &outcome.report.gave_up {
+            *gave_up.entry(function).or_default() += n;
+        }
+    }
+    if !gave_up.is_empty() {
+        println!("budgets: a caller gave up on a callee still running, by callee: {gave_up:?}");
+    }
     failing.dedup();
     if let Some(&first) = failing.first() {
         println!("failing seeds: {}", failing.len());

@@ -144,13 +144,36 @@ impl Network {
             return Ok(problem(422, "Payment refused"));
         }
         let event = lambda_request(route, &params, &request, world);
+        let waiting = Waiting {
+            world: world.clone(),
+            function: route.function,
+            answered: false,
+        };
         let answer = invoke_http(world, route, event).await;
+        let mut waiting = waiting;
+        waiting.answered = true;
         world.log(format!("{} {label} -> {}", route.function, answer.status));
         if world.chance_in(half, faults.answer_lost) {
             world.log(format!("fault {label}: answer lost"));
             return Err(TransportError::Io("injected: answer lost".into()));
         }
         Ok(answer)
+    }
+}
+
+/// A caller waiting for an invocation's answer. Dropped unanswered, the caller gave up on
+/// (its attempt timed out) a callee still running: the budgets did not nest.
+struct Waiting {
+    world: Arc<World>,
+    function: &'static str,
+    answered: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.world.gave_up_on(self.function);
+        }
     }
 }
 

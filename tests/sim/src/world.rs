@@ -221,6 +221,7 @@ pub struct World {
     killed: Mutex<std::collections::HashSet<tokio::task::Id>>,
     /// Events Lambda gave up on and sent to their OnFailure destination (an alarm fires).
     dead_letters: Mutex<std::collections::BTreeSet<String>>,
+    gave_up: Mutex<std::collections::BTreeMap<&'static str, u32>>,
     /// Woken after every applied write (the processes table's stream listens).
     pub writes: tokio::sync::Notify,
     trace: Mutex<Vec<String>>,
@@ -288,6 +289,7 @@ impl World {
             killed: Mutex::default(),
             writes: tokio::sync::Notify::new(),
             dead_letters: Mutex::default(),
+            gave_up: Mutex::default(),
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             start: tokio::time::Instant::now(),
@@ -418,6 +420,16 @@ impl World {
         self.faults()
             .sns_outage
             .is_some_and(|(from, length)| (from..from + length).contains(&self.elapsed()))
+    }
+
+    /// A caller's attempt ended while `function` still ran for it.
+    pub fn gave_up_on(&self, function: &'static str) {
+        self.log(format!("a caller gave up on {function} while it still ran"));
+        *lock(&self.gave_up).entry(function).or_default() += 1;
+    }
+
+    pub fn gave_up(&self) -> std::collections::BTreeMap<&'static str, u32> {
+        lock(&self.gave_up).clone()
     }
 
     pub fn dead_letter(&self, event: String) {
