@@ -21,6 +21,10 @@ use crate::transport::{Outgoing, ReqwestTransport, Transport, TransportError};
 use crate::{Clock, CorrelationId, SystemClock};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// When the caller stops waiting for this attempt (ms since the epoch): the callee's work
+/// is due by then (`shared::http::invocation_deadline_ms`). Sent with each attempt, after
+/// signing: SigV4 lets unsigned headers through, and each attempt has its own.
+pub const CALL_DEADLINE: &str = "x-call-deadline";
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetrySettings {
@@ -303,7 +307,14 @@ impl ServiceClient {
     ) -> Result<crate::transport::Answer, TransportError> {
         let mut retry = 0;
         loop {
-            let attempt = self.transport.send(request.clone());
+            let mut attempt = request.clone();
+            let due = self.clock.now().timestamp_millis().saturating_add(
+                i64::try_from(self.retry.attempt_timeout.as_millis()).unwrap_or(i64::MAX),
+            );
+            attempt
+                .headers
+                .push((CALL_DEADLINE.into(), due.to_string()));
+            let attempt = self.transport.send(attempt);
             let outcome = match tokio::time::timeout(self.retry.attempt_timeout, attempt).await {
                 Ok(outcome) => outcome,
                 Err(_elapsed) => Err(TransportError::Timeout(self.retry.attempt_timeout)),
@@ -472,19 +483,28 @@ mod tests {
 
 #[cfg(test)]
 mod retry_tests {
+    use std::future::Future;
     use std::sync::Mutex;
 
     use super::*;
     use crate::entropy::SeededEntropy;
     use crate::transport::{Answer, BoxFuture};
 
-    /// Answers each attempt with the next scripted status; `None` never answers.
+    /// Answers each attempt with the next scripted status; `None` never answers. Keeps
+    /// each attempt's `CALL_DEADLINE`.
     #[derive(Debug)]
-    struct Script(Mutex<Vec<Option<u16>>>, Mutex<u32>);
+    struct Script(Mutex<Vec<Option<u16>>>, Mutex<u32>, Mutex<Vec<String>>);
 
     impl Transport for Script {
-        fn send(&self, _request: Outgoing) -> BoxFuture<'_, Result<Answer, TransportError>> {
+        fn send(&self, request: Outgoing) -> BoxFuture<'_, Result<Answer, TransportError>> {
             *self.1.lock().unwrap() += 1;
+            self.2.lock().unwrap().extend(
+                request
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| name == CALL_DEADLINE)
+                    .map(|(_, value)| value.clone()),
+            );
             let next = self.0.lock().unwrap().remove(0);
             Box::pin(async move {
                 match next {
@@ -499,7 +519,7 @@ mod retry_tests {
     }
 
     fn client(script: Vec<Option<u16>>) -> (ServiceClient, Arc<Script>) {
-        let transport = Arc::new(Script(Mutex::new(script), Mutex::new(0)));
+        let transport = Arc::new(Script(Mutex::new(script), Mutex::new(0), Mutex::default()));
         let parts = ClientParts {
             transport: transport.clone(),
             entropy: Arc::new(SeededEntropy::new(1)),
@@ -518,6 +538,43 @@ mod retry_tests {
             idempotency_key: "k",
         };
         client.post_json("http://svc/x", &1, ctx).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_attempt_tells_the_callee_when_its_caller_stops_waiting() {
+        let transport = Arc::new(Script(
+            Mutex::new(vec![Some(503), Some(200)]),
+            Mutex::new(0),
+            Mutex::default(),
+        ));
+        let start = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let clock = Arc::new(crate::clock::FixedClock::at(start));
+        let parts = ClientParts {
+            transport: transport.clone(),
+            entropy: Arc::new(SeededEntropy::new(1)),
+            clock: clock.clone(),
+        };
+        let client = ServiceClient::with_parts(parts, RetrySettings::default());
+        let first = call(&client);
+        tokio::pin!(first);
+        // The first attempt is sent at `start`; the second after the clock moved on.
+        assert!(futures_poll_once(first.as_mut()).await.is_none());
+        clock.advance(chrono::Duration::seconds(1));
+        assert!(first.await.is_ok());
+        let due: Vec<String> = transport.2.lock().unwrap().clone();
+        assert_eq!(due, ["1800000005000", "1800000006000"]);
+    }
+
+    /// Polls a future once: its output if it is ready.
+    async fn futures_poll_once<F: Future + Unpin>(future: F) -> Option<F::Output> {
+        let mut future = future;
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut future).poll(cx) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 
     #[tokio::test(start_paused = true)]

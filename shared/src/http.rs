@@ -41,10 +41,30 @@ pub trait ApiError: std::error::Error + 'static {
 
 pub type HandlerResult<E> = Result<Response<Body>, E>;
 
-/// The invocation's deadline (ms since the epoch), from the Lambda context; `None` outside
-/// Lambda (tests), where callers use their own bound.
-pub fn invocation_deadline_ms(request: &Request) -> Option<u64> {
-    request.lambda_context_ref().map(|ctx| ctx.deadline)
+/// The time this request's work must be done by (ms since the epoch): the invocation's
+/// deadline from the Lambda context, or the caller's, sent as `CALL_DEADLINE` with each
+/// attempt, whichever comes first. A callee that keeps to it answers before its caller
+/// gives up on it, so budgets nest across calls. A caller's deadline already past at
+/// `now_ms` (the caller gave up; the work still finishes, within the invocation's own
+/// deadline) is ignored. `None` outside Lambda without a caller's deadline (tests), where
+/// callers use their own bound.
+pub fn invocation_deadline_ms(request: &Request, now_ms: i64) -> Option<u64> {
+    // A deadline more than a day before the caller's is no deadline: `cargo lambda watch`
+    // sends a fixed one in 1970.
+    const DAY_MS: u64 = 86_400_000;
+    let now_ms = u64::try_from(now_ms).unwrap_or(0);
+    let lambda = request.lambda_context_ref().map(|ctx| ctx.deadline);
+    let caller = request
+        .headers()
+        .get(crate::client::CALL_DEADLINE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|due| *due > now_ms);
+    match (lambda, caller) {
+        (Some(lambda), Some(caller)) if lambda < caller.saturating_sub(DAY_MS) => Some(caller),
+        (Some(lambda), Some(caller)) => Some(lambda.min(caller)),
+        (lambda, caller) => lambda.or(caller),
+    }
 }
 
 /// Runs the Lambda event loop with `handler`, which gets each request and its correlation id;
@@ -206,6 +226,53 @@ mod tests {
         fn retry_after_secs(&self) -> Option<u64> {
             self.0
         }
+    }
+
+    fn request_with(lambda_deadline: Option<u64>, caller: Option<&str>) -> Request {
+        let mut builder = http::Request::builder().uri("/x");
+        if let Some(caller) = caller {
+            builder = builder.header(crate::client::CALL_DEADLINE, caller);
+        }
+        let request: Request = builder.body(Body::Empty).unwrap();
+        match lambda_deadline {
+            Some(deadline) => {
+                let mut context = lambda_runtime::Context::default();
+                context.deadline = deadline;
+                request.with_lambda_context(context)
+            }
+            None => request,
+        }
+    }
+
+    #[test]
+    fn the_work_is_due_at_the_earlier_of_the_invocations_and_the_callers_deadline() {
+        let now = 1_800_000_000_000_u64;
+        let deadline =
+            |lambda, caller| invocation_deadline_ms(&request_with(lambda, caller), now as i64);
+        assert_eq!(deadline(Some(now + 10_000), None), Some(now + 10_000));
+        let caller = (now + 4_000).to_string();
+        assert_eq!(
+            deadline(Some(now + 10_000), Some(&caller)),
+            Some(now + 4_000)
+        );
+        assert_eq!(
+            deadline(Some(now + 2_000), Some(&caller)),
+            Some(now + 2_000)
+        );
+        assert_eq!(deadline(None, Some(&caller)), Some(now + 4_000));
+        // cargo lambda watch's fixed deadline in 1970.
+        assert_eq!(deadline(Some(600_000), Some(&caller)), Some(now + 4_000));
+        assert_eq!(
+            deadline(Some(now + 10_000), Some("soon")),
+            Some(now + 10_000)
+        );
+        // The caller gave up already: the work finishes within the invocation's deadline.
+        let past = (now - 1).to_string();
+        assert_eq!(
+            deadline(Some(now + 10_000), Some(&past)),
+            Some(now + 10_000)
+        );
+        assert_eq!(deadline(None, None), None);
     }
 
     #[test]

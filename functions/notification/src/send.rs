@@ -23,6 +23,8 @@ pub enum NotificationError {
     KeyReused,
     #[error("another request is sending this e-mail now")]
     Sending,
+    #[error("too little time left to send before the caller stops waiting")]
+    OutOfTime,
     #[error("e-mail log unavailable")]
     Store(#[from] RepositoryError),
     #[error("e-mail service unavailable")]
@@ -39,7 +41,7 @@ impl ApiError for NotificationError {
             Self::Sending => Problem::conflict(
                 "Another request with this idempotency key is sending the e-mail; retry later.",
             ),
-            Self::Store(_) | Self::Send(_) => Problem::unavailable(),
+            Self::Store(_) | Self::Send(_) | Self::OutOfTime => Problem::unavailable(),
         }
     }
 }
@@ -50,6 +52,11 @@ const MAX_RECIPIENTS: usize = 50;
 /// 10 s), so a live holder is never overtaken; a dead one's claim is taken over by the
 /// caller's next try (SQS redelivers after its 60 s visibility timeout).
 pub const SEND_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// What a send needs at least (SES and the log's write, well under a second each): with
+/// less time left before the caller stops waiting, no mail is started, so none is
+/// abandoned half-way (SES takes no key, and a mail it sent unrecorded could go twice).
+pub const SEND_NEEDS: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn address(field: &'static str, raw: &str) -> Result<String, ValidationError> {
     let ok = raw.len() <= 254
@@ -113,9 +120,16 @@ pub async fn send<R: EmailLogRepository, S: EmailSender, C: Clock>(
     idempotency_key: &str,
     request: SendEmailRequest,
     correlation_id: &CorrelationId,
+    due_ms: Option<u64>,
 ) -> Result<EmailLog, NotificationError> {
     validate(&request)?;
     let now = deps.clock.now();
+    let time_left = shared::client::call_budget(
+        due_ms,
+        now.timestamp_millis(),
+        std::time::Duration::ZERO,
+        SEND_NEEDS,
+    );
     let fresh = EmailLog {
         email_id: email_id(idempotency_key),
         user_id: user,
@@ -150,6 +164,10 @@ pub async fn send<R: EmailLogRepository, S: EmailSender, C: Clock>(
         tracing::info!(email_id = %log.email_id, %message_id, "e-mail already sent; not sent again");
         return Ok(log);
     }
+    if time_left < SEND_NEEDS {
+        tracing::warn!(email_id = %log.email_id, time_left_ms = time_left.as_millis() as u64, "too little time left to send; not started");
+        return Err(NotificationError::OutOfTime);
+    }
     if !deps
         .log
         .claim_send(&log.email_id, now, now + SEND_LEASE)
@@ -180,7 +198,8 @@ pub async fn handle<R: EmailLogRepository, S: EmailSender, C: Clock>(
     let user = UserId::parse(&path_param(&request, "userId")?)?;
     let key = idempotency_key(&request)?;
     let body: SendEmailRequest = json_body(&request)?;
-    let log = send(deps, user, &key, body, &correlation_id).await?;
+    let due = shared::http::invocation_deadline_ms(&request, deps.clock.now().timestamp_millis());
+    let log = send(deps, user, &key, body, &correlation_id, due).await?;
     Ok(json(
         StatusCode::OK,
         &SendEmailResponse {
@@ -219,8 +238,12 @@ mod tests {
         let deps = deps();
         let user = UserId::new_random();
         let cid = CorrelationId::from_value(Some("cid-mail"));
-        let first = send(&deps, user, "job-1", request(), &cid).await.unwrap();
-        let again = send(&deps, user, "job-1", request(), &cid).await.unwrap();
+        let first = send(&deps, user, "job-1", request(), &cid, None)
+            .await
+            .unwrap();
+        let again = send(&deps, user, "job-1", request(), &cid, None)
+            .await
+            .unwrap();
         assert_eq!(first.email_id, again.email_id);
         assert_eq!(deps.sender.sent().len(), 1);
         assert_eq!(first.correlation_id, "cid-mail");
@@ -234,17 +257,19 @@ mod tests {
         let user = UserId::new_random();
         let cid = CorrelationId::generate();
         assert!(matches!(
-            send(&deps, user, "job-2", request(), &cid).await,
+            send(&deps, user, "job-2", request(), &cid, None).await,
             Err(NotificationError::Send(_))
         ));
         // SES's error may hide a mail it sent: the claim holds for its lease.
         assert!(matches!(
-            send(&deps, user, "job-2", request(), &cid).await,
+            send(&deps, user, "job-2", request(), &cid, None).await,
             Err(NotificationError::Sending)
         ));
         deps.clock
             .advance(SEND_LEASE + chrono::Duration::seconds(1));
-        let sent = send(&deps, user, "job-2", request(), &cid).await.unwrap();
+        let sent = send(&deps, user, "job-2", request(), &cid, None)
+            .await
+            .unwrap();
         assert!(sent.message_id.is_some());
         assert_eq!(deps.sender.sent().len(), 1);
     }
@@ -278,10 +303,10 @@ mod tests {
         };
         let user = UserId::new_random();
         let cid = CorrelationId::generate();
-        let first = send(&deps, user, "job-3", request(), &cid);
+        let first = send(&deps, user, "job-3", request(), &cid, None);
         let second = async {
             deps.sender.entered.notified().await;
-            let second = send(&deps, user, "job-3", request(), &cid).await;
+            let second = send(&deps, user, "job-3", request(), &cid, None).await;
             deps.sender.gate.notify_one();
             second
         };
@@ -289,6 +314,27 @@ mod tests {
         assert!(first.unwrap().message_id.is_some());
         assert!(matches!(second, Err(NotificationError::Sending)));
         assert_eq!(deps.sender.inner.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn with_too_little_time_before_the_caller_stops_waiting_no_mail_is_started() {
+        let deps = deps();
+        let user = UserId::new_random();
+        let cid = CorrelationId::generate();
+        let now_ms = deps.clock.now().timestamp_millis() as u64;
+        let result = send(&deps, user, "job-4", request(), &cid, Some(now_ms + 500)).await;
+        assert!(
+            matches!(result, Err(NotificationError::OutOfTime)),
+            "{result:?}"
+        );
+        assert!(deps.sender.sent().is_empty());
+        // Nothing was claimed: a retry with time enough sends at once.
+        let now_ms = deps.clock.now().timestamp_millis() as u64;
+        let sent = send(&deps, user, "job-4", request(), &cid, Some(now_ms + 2_000))
+            .await
+            .unwrap();
+        assert!(sent.message_id.is_some());
+        assert_eq!(deps.sender.sent().len(), 1);
     }
 
     #[test]

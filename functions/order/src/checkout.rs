@@ -187,7 +187,7 @@ pub async fn handle<R: OrderRepository, P: Payments, C: Clock>(
     let order = OrderId::parse(&path_param(&request, "orderId")?)?;
     let body: CheckoutRequest = json_body(&request)?;
     let budget = call_budget(
-        invocation_deadline_ms(&request),
+        invocation_deadline_ms(&request, deps.clock.now().timestamp_millis()),
         deps.clock.now().timestamp_millis(),
         CHECKOUT_MARGIN,
         DEFAULT_BUDGET,

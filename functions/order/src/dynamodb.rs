@@ -360,7 +360,6 @@ impl OrderRepository for DynamoDbOrderRepository {
         payment_id: PaymentId,
         retry_at: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
-        // Only the index key moves: `pendingUntil`, the deadline, stays.
         let update = self
             .table
             .update(&key(overdue.user, overdue.order))

@@ -22,8 +22,6 @@ type Orders = BTreeMap<(UserId, OrderId), Order>;
 #[derive(Debug, Default)]
 pub struct InMemoryOrderRepository {
     orders: Mutex<Orders>,
-    /// The pending index's key where `defer` moved it off the deadline.
-    retry_at: Mutex<BTreeMap<(UserId, OrderId), DateTime<Utc>>>,
 }
 
 impl InMemoryOrderRepository {
@@ -103,9 +101,6 @@ impl OrderRepository for InMemoryOrderRepository {
         stored.payment_id = Some(start.payment_id);
         stored.pending_until = Some(start.pending_until);
         stored.updated_at = start.now;
-        if let Ok(mut retry_at) = self.retry_at.lock() {
-            retry_at.remove(&(start.order.user_id, start.order.id));
-        }
         Ok(true)
     }
 
@@ -158,19 +153,11 @@ impl OrderRepository for InMemoryOrderRepository {
         limit: i32,
     ) -> Result<Vec<Overdue>, RepositoryError> {
         let map = self.lock()?;
-        let retry_at = self
-            .retry_at
-            .lock()
-            .map_err(|_| RepositoryError::from(Poisoned))?;
         let mut due: Vec<(DateTime<Utc>, Overdue)> = map
             .values()
             .filter(|o| o.status == OrderStatus::PaymentPending && pending_shard(o.id) == shard)
             .filter_map(|o| {
-                let key = retry_at
-                    .get(&(o.user_id, o.id))
-                    .copied()
-                    .or(o.pending_until);
-                let until = key.filter(|until| *until < now)?;
+                let until = o.pending_until.filter(|until| *until < now)?;
                 Some((
                     until,
                     Overdue {
@@ -194,19 +181,17 @@ impl OrderRepository for InMemoryOrderRepository {
         payment_id: PaymentId,
         retry_at: DateTime<Utc>,
     ) -> Result<bool, RepositoryError> {
-        let map = self.lock()?;
-        let key = (overdue.user, overdue.order);
-        let waits = map.get(&key).is_some_and(|o| {
-            o.status == OrderStatus::PaymentPending && o.payment_id == Some(payment_id)
-        });
-        if !waits {
-            return Ok(false);
+        let mut map = self.lock()?;
+        match map.get_mut(&(overdue.user, overdue.order)) {
+            Some(stored)
+                if stored.status == OrderStatus::PaymentPending
+                    && stored.payment_id == Some(payment_id) =>
+            {
+                stored.pending_until = Some(retry_at);
+                Ok(true)
+            }
+            _ => Ok(false),
         }
-        self.retry_at
-            .lock()
-            .map_err(|_| RepositoryError::from(Poisoned))?
-            .insert(key, retry_at);
-        Ok(true)
     }
 }
 

@@ -15,10 +15,10 @@
 //! Every write is conditional on the order still waiting for that payment, so runs that
 //! overlap each other, a webhook or a checkout change each order at most once.
 //!
-//! Orders it cannot settle never block the others: an order left for later is moved back
-//! in the index (`defer`) by as long as it has been overdue (one minute to an hour), each
-//! shard is read page after page while the run has time, and each run starts at another
-//! shard.
+//! Orders it cannot settle never block the others: the deadline of an order left for
+//! later moves on (`defer`) by as long as its attempt has existed (one minute to an hour),
+//! so it leaves the overdue pages until then; each shard is read page after page while
+//! the run has time, and each run starts at another shard.
 
 use std::time::Duration;
 
@@ -146,20 +146,21 @@ where
 }
 
 /// How long an order the payment service could not settle waits for its next try: as
-/// long as it has been overdue, within `MIN_BACKOFF ..= MAX_BACKOFF`.
-pub fn backoff(overdue_for: chrono::Duration) -> chrono::Duration {
-    overdue_for.clamp(MIN_BACKOFF, MAX_BACKOFF)
+/// long as its attempt has existed, within `MIN_BACKOFF ..= MAX_BACKOFF` (so an order
+/// stuck for good is tried ever more rarely).
+pub fn backoff(attempt_age: chrono::Duration) -> chrono::Duration {
+    attempt_age.clamp(MIN_BACKOFF, MAX_BACKOFF)
 }
 
-/// Leaves an order for a later run, moved back in the index so it blocks no other.
+/// Leaves an order for a later run, its deadline moved on so it blocks no other.
 async fn leave<R: OrderRepository, P, C: Clock>(
     orders: &OrderDeps<R, P, C>,
     overdue: Overdue,
     payment_id: PaymentId,
-    deadline: DateTime<Utc>,
+    attempt_started: DateTime<Utc>,
 ) -> Settled {
     let now = orders.clock.now();
-    let retry_at = now + backoff(now - deadline);
+    let retry_at = now + backoff(now - attempt_started);
     match orders.repo.defer(overdue, payment_id, retry_at).await {
         Ok(_) => tracing::info!(%payment_id, %retry_at, "order left for a later run"),
         // Not moved: it is tried again in the next run, as before.
@@ -213,9 +214,11 @@ where
     let (OrderStatus::PaymentPending, Some(payment_id)) = (order.status, order.payment_id) else {
         return Ok(Settled::Moved);
     };
-    let Some(deadline) = order.pending_until.filter(|until| *until < now) else {
+    if order.pending_until.is_none_or(|until| until >= now) {
         return Ok(Settled::Moved);
-    };
+    }
+    // The attempt's start: its checkout is the order's last change (a deferral is not one).
+    let started = order.updated_at;
     let resolution = match tokio::time::timeout(
         budget,
         deps.payments.resolve(payment_id, correlation_id),
@@ -225,11 +228,11 @@ where
         Ok(Ok(resolution)) => resolution,
         Ok(Err(err)) => {
             tracing::warn!(%payment_id, error = %ErrorChain(&err), "payment not resolved yet");
-            return Ok(leave(orders, overdue, payment_id, deadline).await);
+            return Ok(leave(orders, overdue, payment_id, started).await);
         }
         Err(_elapsed) => {
             tracing::warn!(%payment_id, budget_ms = budget.as_millis() as u64, "payment not resolved in time");
-            return Ok(leave(orders, overdue, payment_id, deadline).await);
+            return Ok(leave(orders, overdue, payment_id, started).await);
         }
     };
     match resolution {
@@ -248,7 +251,7 @@ where
             }
         }
         Resolution::Decided(PaymentStatus::Requested) => {
-            Ok(leave(orders, overdue, payment_id, deadline).await)
+            Ok(leave(orders, overdue, payment_id, started).await)
         }
         Resolution::Decided(status) => {
             let request = ConfirmPaymentRequest {
@@ -472,7 +475,7 @@ mod tests {
         assert_eq!(report.left, 2 * BATCH as u32);
         assert_eq!(report.confirmed, 1, "{report:?}");
         assert_eq!(status_of(&repo, &paid).await, OrderStatus::PaymentSuccess);
-        // Each left order waits as long as it has been overdue before its next try.
+        // Each left order waits (at least a minute) before its next try.
         let tried = payments.resolved().len();
         let report = reconcile(&deps, RUN_CAP).await.unwrap();
         assert_eq!(
@@ -480,13 +483,15 @@ mod tests {
             "a deferred order was tried again at once"
         );
         assert_eq!(payments.resolved().len(), tried);
-        deps.orders.clock.advance(chrono::Duration::minutes(11));
+        deps.orders
+            .clock
+            .advance(MIN_BACKOFF + chrono::Duration::seconds(1));
         let report = reconcile(&deps, RUN_CAP).await.unwrap();
         assert_eq!(report.left, 2 * BATCH as u32, "deferred orders come back");
     }
 
     #[test]
-    fn an_order_left_waits_as_long_as_it_has_been_overdue_from_a_minute_to_an_hour() {
+    fn an_order_left_waits_as_long_as_its_attempt_has_existed_from_a_minute_to_an_hour() {
         assert_eq!(backoff(chrono::Duration::seconds(5)), MIN_BACKOFF);
         assert_eq!(
             backoff(chrono::Duration::minutes(7)),

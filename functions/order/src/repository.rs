@@ -112,9 +112,8 @@ pub trait OrderRepository: Send + Sync {
         settlement: PaymentSettlement,
     ) -> impl Future<Output = Result<Transition, RepositoryError>> + Send;
 
-    /// Up to `limit` PaymentPending orders of index shard `shard` due before `now`,
-    /// earliest first: due at their deadline, or at the retry time a `defer` set. The index
-    /// lags: a caller re-reads each order before acting.
+    /// Up to `limit` PaymentPending orders of index shard `shard` whose deadline is before
+    /// `now`, earliest first. The index lags: a caller re-reads each order before acting.
     fn overdue(
         &self,
         shard: u8,
@@ -122,9 +121,10 @@ pub trait OrderRepository: Send + Sync {
         limit: i32,
     ) -> impl Future<Output = Result<Vec<Overdue>, RepositoryError>> + Send;
 
-    /// Moves an overdue order that could not be settled back in the index to `retry_at`,
-    /// if it still waits for `payment_id`, so it stops blocking the orders behind it; its
-    /// deadline stays. `true` when moved.
+    /// Moves the deadline of an overdue order that could not be settled to `retry_at`, if
+    /// it still waits for `payment_id`: it leaves the overdue pages until then, so it
+    /// blocks none of the orders behind it (checkout's re-drive fence moves with it).
+    /// `true` when moved.
     fn defer(
         &self,
         overdue: Overdue,

@@ -157,7 +157,7 @@ pub async fn handle<R: PaymentRepository, E: Ewallet, C: Clock>(
     let new = NewPayment::from_request(&request)?;
     let now = deps.clock.now();
     let budget = call_budget(
-        invocation_deadline_ms(&request),
+        invocation_deadline_ms(&request, now.timestamp_millis()),
         now.timestamp_millis(),
         CALL_MARGIN,
         CALL_CAP,

@@ -183,7 +183,7 @@ where
 {
     let id = PaymentId::parse(&path_param(&request, "paymentId")?)?;
     let budget = call_budget(
-        invocation_deadline_ms(&request),
+        invocation_deadline_ms(&request, deps.clock.now().timestamp_millis()),
         deps.clock.now().timestamp_millis(),
         CALL_MARGIN,
         CALL_CAP,

@@ -307,7 +307,7 @@ pub async fn handle<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: C
     let now = deps.clock.now();
     let outcome = authenticate(&deps.secret, &request, now)?;
     let budget = call_budget(
-        invocation_deadline_ms(&request),
+        invocation_deadline_ms(&request, now.timestamp_millis()),
         now.timestamp_millis(),
         CALL_MARGIN,
         CALL_CAP,

@@ -20,7 +20,7 @@ shared::contract_tests! {
         a_checkout_is_abandoned_only_for_its_own_payment,
         a_settlement_applies_once_and_conflicts_with_anything_else,
         an_overdue_order_is_found_by_its_deadline_until_it_leaves_payment_pending,
-        a_deferred_order_is_overdue_again_only_at_its_retry_time_and_keeps_its_deadline,
+        a_deferred_order_is_overdue_again_only_at_its_new_deadline,
     ]
 }
 
@@ -283,9 +283,7 @@ async fn an_overdue_order_is_found_by_its_deadline_until_it_leaves_payment_pendi
 }
 
 /// As above, ten years ahead, out of the stack's own reconciler's way.
-async fn a_deferred_order_is_overdue_again_only_at_its_retry_time_and_keeps_its_deadline(
-    repo: &impl OrderRepository,
-) {
+async fn a_deferred_order_is_overdue_again_only_at_its_new_deadline(repo: &impl OrderRepository) {
     let now = Utc::now() + Duration::days(3650);
     let order = order_of(UserId::new_random(), 1);
     given(repo, &order).await;
@@ -325,12 +323,13 @@ async fn a_deferred_order_is_overdue_again_only_at_its_retry_time_and_keeps_its_
     assert!(!due_at(now).await, "still overdue right after its deferral");
     assert!(
         due_at(now + Duration::minutes(6)).await,
-        "not overdue at its retry time"
+        "not overdue at its new deadline"
     );
     let stored = repo.get(order.user_id, order.id).await.unwrap().unwrap();
     assert_eq!(
         stored.pending_until.map(|t| t.timestamp_millis()),
-        Some(deadline.timestamp_millis()),
-        "the deadline moved"
+        Some((now + Duration::minutes(5)).timestamp_millis()),
+        "the deadline did not move"
     );
+    assert_eq!(stored.status, OrderStatus::PaymentPending);
 }
