@@ -45,7 +45,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "[test] unit, integration and end-to-end tests"
 cargo nextest run --workspace --no-fail-fast
 
-echo "[test] simulation: the payment flow under seeded faults (make sim)"
+echo "[test] simulation: the whole flow under seeded faults (make sim)"
 SIM_SEEDS="${SIM_SEEDS:-10000}" cargo run --quiet -p sim
 
 echo "[test] browser: the web UI in headless Chromium (Debian's), driven by playwright-core"
