@@ -162,7 +162,8 @@ async fn leave<R: OrderRepository, P, C: Clock>(
     let now = orders.clock.now();
     let retry_at = now + backoff(now - attempt_started);
     match orders.repo.defer(overdue, payment_id, retry_at).await {
-        Ok(_) => tracing::info!(%payment_id, %retry_at, "order left for a later run"),
+        Ok(true) => tracing::info!(%payment_id, %retry_at, "order left for a later run"),
+        Ok(false) => tracing::info!(%payment_id, "order left; it no longer waits for this payment"),
         // Not moved: it is tried again in the next run, as before.
         Err(err) => {
             tracing::warn!(%payment_id, error = %ErrorChain(&err), "order left, not deferred")
