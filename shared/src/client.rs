@@ -131,6 +131,34 @@ pub fn call_budget(
     }
 }
 
+tokio::task_local! {
+    /// When the call running in this task must be over (`within`): no attempt outlasts it.
+    static CALL_DUE: tokio::time::Instant;
+}
+
+/// Runs `call`, a few `ServiceClient` calls, within `budget`. Each attempt inside it ends
+/// by then and says so in its `CALL_DEADLINE`, so a callee never works for a caller that
+/// has stopped waiting. Nested, the earlier end wins.
+pub async fn within<F: Future>(
+    budget: Duration,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut due = tokio::time::Instant::now() + budget;
+    if let Ok(outer) = CALL_DUE.try_with(|outer| *outer) {
+        due = due.min(outer);
+    }
+    tokio::time::timeout_at(due, CALL_DUE.scope(due, call)).await
+}
+
+/// How long the next attempt may wait: the retry settings' attempt timeout, cut to what is
+/// left of an enclosing `within`.
+fn attempt_timeout(retry: &RetrySettings) -> Duration {
+    match CALL_DUE.try_with(|due| due.saturating_duration_since(tokio::time::Instant::now())) {
+        Ok(left) => retry.attempt_timeout.min(left),
+        Err(_) => retry.attempt_timeout,
+    }
+}
+
 /// Signs calls as the function's IAM role, for routes behind `AWS_IAM` authorization.
 #[derive(Debug, Clone)]
 struct Signer {
@@ -308,16 +336,19 @@ impl ServiceClient {
         let mut retry = 0;
         loop {
             let mut attempt = request.clone();
-            let due = self.clock.now().timestamp_millis().saturating_add(
-                i64::try_from(self.retry.attempt_timeout.as_millis()).unwrap_or(i64::MAX),
-            );
+            let timeout = attempt_timeout(&self.retry);
+            let due = self
+                .clock
+                .now()
+                .timestamp_millis()
+                .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
             attempt
                 .headers
                 .push((CALL_DEADLINE.into(), due.to_string()));
             let attempt = self.transport.send(attempt);
-            let outcome = match tokio::time::timeout(self.retry.attempt_timeout, attempt).await {
+            let outcome = match tokio::time::timeout(timeout, attempt).await {
                 Ok(outcome) => outcome,
-                Err(_elapsed) => Err(TransportError::Timeout(self.retry.attempt_timeout)),
+                Err(_elapsed) => Err(TransportError::Timeout(timeout)),
             };
             let transient = match &outcome {
                 Ok(answer) => is_transient(answer.status),
@@ -563,6 +594,32 @@ mod retry_tests {
         assert!(first.await.is_ok());
         let due: Vec<String> = transport.2.lock().unwrap().clone();
         assert_eq!(due, ["1800000005000", "1800000006000"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_inside_within_ends_with_it_and_tells_the_callee_so() {
+        let transport = Arc::new(Script(
+            Mutex::new(vec![None]),
+            Mutex::new(0),
+            Mutex::default(),
+        ));
+        let start = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let parts = ClientParts {
+            transport: transport.clone(),
+            entropy: Arc::new(SeededEntropy::new(1)),
+            clock: Arc::new(crate::clock::FixedClock::at(start)),
+        };
+        // The attempt timeout (5 s) is longer than the caller's budget (3 s).
+        let client = ServiceClient::with_parts(parts, RetrySettings::default());
+        let began = tokio::time::Instant::now();
+        let outer = within(
+            Duration::from_secs(4),
+            within(Duration::from_secs(3), call(&client)),
+        );
+        assert!(outer.await.is_ok_and(|inner| inner.is_err()));
+        assert_eq!(began.elapsed(), Duration::from_secs(3));
+        let due: Vec<String> = transport.2.lock().unwrap().clone();
+        assert_eq!(due, ["1800000003000"]);
     }
 
     /// Polls a future once: its output if it is ready.

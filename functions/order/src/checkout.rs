@@ -108,7 +108,7 @@ pub async fn checkout<R: OrderRepository, P: Payments, C: Clock>(
         payment_method: request.payment_provider,
     };
     let call = payments.request(&payment_request, &idempotency_key, correlation_id);
-    let err = match tokio::time::timeout(budget, call).await {
+    let err = match shared::client::within(budget, call).await {
         Ok(Ok(payment)) => {
             if payment.payment_id != attempt.payment_id {
                 tracing::error!(expected = %attempt.payment_id, got = %payment.payment_id, "payment service answered another payment id");

@@ -220,7 +220,7 @@ where
     }
     // The attempt's start: its checkout is the order's last change (a deferral is not one).
     let started = order.updated_at;
-    let resolution = match tokio::time::timeout(
+    let resolution = match shared::client::within(
         budget,
         deps.payments.resolve(payment_id, correlation_id),
     )

@@ -45,7 +45,7 @@ pub async fn within<T>(
     budget: std::time::Duration,
     call: impl Future<Output = Result<T, GatewayError>>,
 ) -> Result<T, GatewayError> {
-    tokio::time::timeout(budget, call)
+    shared::client::within(budget, call)
         .await
         .unwrap_or_else(|_| {
             Err(GatewayError::OutOfTime {

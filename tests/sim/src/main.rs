@@ -44,10 +44,11 @@ fn main() -> ExitCode {
     let mut outcomes: Vec<Outcome> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads as u64)
             .map(|lane| {
+                let off = &off;
                 scope.spawn(move || {
                     (start.saturating_add(lane)..end)
                         .step_by(threads)
-                        .map(run)
+                        .map(|seed| run(seed, off))
                         .collect::<Vec<_>>()
                 })
             })
@@ -127,9 +128,10 @@ struct Outcome {
     replayed: Option<u64>,
 }
 
-fn run(seed: u64) -> Outcome {
-    let mut report = sim::run(seed, false);
+/// One seed with the classes in `off` switched off (`SIM_OFF` applies to a range too).
+fn run(seed: u64, off: &[&str]) -> Outcome {
+    let mut report = sim::run_without(seed, false, off);
     report.trace = Vec::new();
-    let replayed = (seed % 100 == 0).then(|| sim::run(seed, false).trace_hash);
+    let replayed = (seed % 100 == 0).then(|| sim::run_without(seed, false, off).trace_hash);
     Outcome { report, replayed }
 }

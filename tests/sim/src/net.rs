@@ -12,7 +12,7 @@ use std::time::Duration;
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::transport::{Answer, BoxFuture, Outgoing, Transport, TransportError};
 
-use crate::world::{Half, World};
+use crate::world::{Half, Invocation, SimClock, World};
 
 pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
@@ -111,7 +111,12 @@ impl Network {
         })
     }
 
-    async fn deliver(&self, request: Outgoing) -> Result<Answer, TransportError> {
+    /// Carries `request` to its route; its caller stops waiting at `due`, if it said when.
+    async fn deliver(
+        &self,
+        request: Outgoing,
+        due: Option<tokio::time::Instant>,
+    ) -> Result<Answer, TransportError> {
         let world = &self.world;
         let faults = world.faults();
         let path = path_of(&request.url).to_owned();
@@ -148,6 +153,8 @@ impl Network {
             world: world.clone(),
             function: route.function,
             answered: false,
+            caller: tokio::task::try_id(),
+            due,
         };
         let answer = invoke_http(world, route, event).await;
         let mut waiting = waiting;
@@ -161,25 +168,81 @@ impl Network {
     }
 }
 
-/// A caller waiting for an invocation's answer. Dropped unanswered, the caller gave up on
-/// (its attempt timed out) a callee still running: the budgets did not nest.
+/// A caller waiting for an invocation's answer. Dropped unanswered at or after the
+/// attempt's deadline, the caller gave up on a callee still running (counted). Dropped
+/// before it, the caller either broke its word (it sent a later deadline than it waited
+/// for), or its own timeout stopped it while the call was within budget: both violations.
+/// Or it crashed.
 struct Waiting {
     world: Arc<World>,
     function: &'static str,
     answered: bool,
+    caller: Option<tokio::task::Id>,
+    due: Option<tokio::time::Instant>,
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if !self.answered {
-            self.world.gave_up_on(self.function);
+        if self.answered {
+            return;
         }
+        let now = tokio::time::Instant::now();
+        // A user's call says no deadline: the user may give up at any time.
+        let Some(due) = self.due else {
+            return;
+        };
+        if now >= due {
+            // The attempt's time is up: its caller gave up.
+            self.world.gave_up_on(self.function);
+            return;
+        }
+        let Some(caller) = self.caller.and_then(|caller| self.world.invocation(caller)) else {
+            return;
+        };
+        let left = (due - now).as_millis();
+        if now < caller.stops_at {
+            self.world.violation(format!(
+                "{} stopped waiting for {} {left} ms before the deadline it sent",
+                caller.function, self.function
+            ));
+        } else if caller.by_timeout {
+            self.world.violation(format!(
+                "{} was stopped at its timeout while its call to {} had {left} ms of its attempt left",
+                caller.function, self.function
+            ));
+        }
+        // Otherwise the caller crashed while it waited.
     }
 }
 
+/// The users' way onto the network: their calls say no deadline.
 impl Transport for Network {
     fn send(&self, request: Outgoing) -> BoxFuture<'_, Result<Answer, TransportError>> {
-        Box::pin(self.deliver(request))
+        Box::pin(self.deliver(request, None))
+    }
+}
+
+/// One instance's way onto the network. It reads the instance's clock, so it can tell when
+/// (in virtual time) a caller stops waiting from the `CALL_DEADLINE` the caller wrote.
+#[derive(Debug)]
+pub struct Outbound {
+    pub network: Arc<Network>,
+    pub clock: SimClock,
+}
+
+impl Transport for Outbound {
+    fn send(&self, request: Outgoing) -> BoxFuture<'_, Result<Answer, TransportError>> {
+        let now_ms = shared::Clock::now(&self.clock).timestamp_millis();
+        let due = request
+            .headers
+            .iter()
+            .find(|(name, _)| name == shared::client::CALL_DEADLINE)
+            .and_then(|(_, value)| value.parse::<i64>().ok())
+            .map(|due_ms| {
+                let left = u64::try_from(due_ms.saturating_sub(now_ms)).unwrap_or(0);
+                tokio::time::Instant::now() + Duration::from_millis(left)
+            });
+        Box::pin(self.network.deliver(request, due))
     }
 }
 
@@ -239,9 +302,14 @@ pub async fn invoke<T: Send + 'static>(
     let limit = crash_at.unwrap_or(timeout).min(timeout);
     // The task itself keeps the record of its life: its caller may stop waiting for it.
     let own = world.clone();
+    let invocation = Invocation {
+        function,
+        stops_at: tokio::time::Instant::now() + limit,
+        by_timeout: limit == timeout,
+    };
     let task = tokio::spawn(async move {
         let id = tokio::task::id();
-        own.started(id);
+        own.started(id, invocation);
         let done = tokio::time::timeout(limit, work).await;
         own.stopped(id, done.is_err());
         done

@@ -37,7 +37,7 @@ use shared::fulfilment::{InvoiceRequest, ProductionRequest};
 
 use crate::fulfil::{Queue, Ses, SqsHandler, Stream, Topic};
 use crate::http_function;
-use crate::net::{Network, Route, context, invoke};
+use crate::net::{Network, Outbound, Route, context, invoke};
 use crate::store::Faulty;
 use crate::template::template;
 use crate::world::{Half, SimClock, World, lock};
@@ -104,10 +104,15 @@ impl System {
         let payments = faulty(&stores.payments, &world, "payments", &check);
         let requests = faulty(&stores.ewallet, &world, "ewallet_requests", &check);
         let client = |retry: RetrySettings| {
+            let clock = clock();
+            let transport = Outbound {
+                network: network.clone(),
+                clock: clock.clone(),
+            };
             let parts = ClientParts {
-                transport: network.clone(),
+                transport: Arc::new(transport),
                 entropy: Arc::new(SeededEntropy::new(world.fork())),
-                clock: Arc::new(clock()),
+                clock: Arc::new(clock),
             };
             ServiceClient::with_parts(parts, retry)
         };
@@ -462,10 +467,15 @@ fn fulfilment(
     const F: Half = Half::Fulfilment;
     let clock = || SimClock::instance(world);
     let client = |retry: RetrySettings| {
+        let clock = clock();
+        let transport = Outbound {
+            network: network.clone(),
+            clock: clock.clone(),
+        };
         let parts = ClientParts {
-            transport: network.clone(),
+            transport: Arc::new(transport),
             entropy: Arc::new(SeededEntropy::new(world.fork_in(F))),
-            clock: Arc::new(clock()),
+            clock: Arc::new(clock),
         };
         ServiceClient::with_parts(parts, retry)
     };
@@ -579,7 +589,11 @@ fn fulfilment(
             "notification-listener",
             "NotificationListenerQueueMapping",
             sqs_function!(Listener {
-                job: HttpNotification::new(client(retry), INTERNAL.into(), RECIPIENT_DOMAIN.into()),
+                job: HttpNotification::new(
+                    client(listeners::startup::email_retry_settings()),
+                    INTERNAL.into(),
+                    RECIPIENT_DOMAIN.into()
+                ),
                 status: status(),
                 max_receive_count,
             }),

@@ -217,7 +217,8 @@ pub struct World {
     fulfilment: Mutex<StdRng>,
     /// Invocations running now, and those stopped before they returned (a crash or a
     /// timeout): whether a second e-mail is a defect depends on what became of the first.
-    running: Mutex<std::collections::HashSet<tokio::task::Id>>,
+    /// (Each running one with its function and how it ends unless it returns first.)
+    running: Mutex<std::collections::HashMap<tokio::task::Id, Invocation>>,
     killed: Mutex<std::collections::HashSet<tokio::task::Id>>,
     /// Events Lambda gave up on and sent to their OnFailure destination (an alarm fires).
     dead_letters: Mutex<std::collections::BTreeSet<String>>,
@@ -423,8 +424,15 @@ impl World {
     }
 
     /// A caller's attempt ended while `function` still ran for it.
+    /// Counted; with no slow calls in the seed, a callee that outlives its caller's wait did
+    /// not keep to the deadline it was given: the budgets do not nest, a violation.
     pub fn gave_up_on(&self, function: &'static str) {
         self.log(format!("a caller gave up on {function} while it still ran"));
+        if self.faults().slow_call <= 0.0 {
+            self.violation(format!(
+                "a caller gave up on {function} while it still ran, with no slow call in the seed: the budgets do not nest"
+            ));
+        }
         *lock(&self.gave_up).entry(function).or_default() += 1;
     }
 
@@ -441,8 +449,13 @@ impl World {
         lock(&self.dead_letters).iter().any(|e| e.contains(id))
     }
 
-    pub fn started(&self, task: tokio::task::Id) {
-        lock(&self.running).insert(task);
+    pub fn started(&self, task: tokio::task::Id, invocation: Invocation) {
+        lock(&self.running).insert(task, invocation);
+    }
+
+    /// The invocation a task runs, while it runs.
+    pub fn invocation(&self, task: tokio::task::Id) -> Option<Invocation> {
+        lock(&self.running).get(&task).copied()
     }
 
     pub fn stopped(&self, task: tokio::task::Id, killed: bool) {
@@ -453,7 +466,7 @@ impl World {
     }
 
     pub fn is_running(&self, task: tokio::task::Id) -> bool {
-        lock(&self.running).contains(&task)
+        lock(&self.running).contains_key(&task)
     }
 
     pub fn was_killed(&self, task: tokio::task::Id) -> bool {
@@ -497,6 +510,15 @@ impl World {
         lock(&self.trace).hash(&mut hasher);
         hasher.finish()
     }
+}
+
+/// A running invocation: its function, and when it is stopped unless it returns first.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    pub function: &'static str,
+    pub stops_at: tokio::time::Instant,
+    /// Stopped by its timeout, not by a crash.
+    pub by_timeout: bool,
 }
 
 /// An instance's clock: the world's virtual wall clock, off by the instance's skew.

@@ -120,6 +120,21 @@ fn a_paid_order_whose_process_write_fails_is_still_fulfilled() {
     );
 }
 
+/// Seed 1: payment-request was slow. Checkout's 5 s client attempt told payment-request it
+/// had 5 s, but checkout's own budget for the call ended 4.4 s sooner: it stopped waiting
+/// while payment-request still worked (and could still create the payment) for a caller that
+/// had gone. Fixed by `shared::client::within`, which cuts each attempt, and the deadline it
+/// sends, to what is left of the caller's budget; payment-request then answers 503 in time.
+#[test]
+fn a_caller_waits_for_as_long_as_the_deadline_it_sends() {
+    holds(
+        1,
+        &[
+            "order-checkout POST /api/v1/users/00000000-0000-0000-3c25-aa000c3f0b5d/orders/7a936747-f802-5ff3-9916-869a4bec0d45/checkout -> 503",
+        ],
+    );
+}
+
 #[test]
 fn a_seed_replays_exactly() {
     for seed in [1, 7, 20] {

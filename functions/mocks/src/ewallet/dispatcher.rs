@@ -236,7 +236,7 @@ where
             "sending the webhook"
         );
 
-        let Ok(delivery) = tokio::time::timeout(budget, self.sender.send(webhook)).await else {
+        let Ok(delivery) = shared::client::within(budget, self.sender.send(webhook)).await else {
             // Whether it arrived is unknown: the claim goes back and a retry sends the same
             // webhook again, which the receiver applies once.
             self.release(id, &claim.token).await;
