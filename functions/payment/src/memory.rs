@@ -26,6 +26,9 @@ use shared::store::Poisoned;
 #[derive(Debug, Default, Clone)]
 pub struct InMemoryPaymentRepository {
     payments: Arc<Mutex<BTreeMap<PaymentId, Payment>>>,
+    /// The byExternalId index has not caught up: a query by it finds nothing. DynamoDB
+    /// updates a global secondary index asynchronously.
+    index_behind: Arc<AtomicBool>,
 }
 
 impl InMemoryPaymentRepository {
@@ -43,6 +46,11 @@ impl InMemoryPaymentRepository {
             .unwrap_or_default();
         all.sort_by_key(|p| p.id.to_string());
         all
+    }
+
+    /// Lets the byExternalId index fall behind the table (`true`) or catch up.
+    pub fn index_behind(&self, behind: bool) {
+        self.index_behind.store(behind, Ordering::SeqCst);
     }
 
     pub fn len(&self) -> usize {
@@ -89,6 +97,9 @@ impl PaymentRepository for InMemoryPaymentRepository {
         &self,
         external: &ExternalId,
     ) -> Result<Option<PaymentId>, RepositoryError> {
+        if self.index_behind.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         Ok(self
             .lock()?
             .values()

@@ -106,9 +106,10 @@ pub fn authenticate(
     Ok(Outcome::parse(body)?)
 }
 
-/// A webhook naming an e-wallet id we never stored: the e-wallet took the request but our
-/// write of its id failed. Our own reference in the webhook finds the payment, which then
-/// takes the id, unless it already has another one.
+/// A webhook naming an e-wallet id the index does not show: our write of the id failed
+/// after the e-wallet took the request, or the index has not caught up with it yet. Our own
+/// reference in the webhook finds the payment, which then takes the id, unless it already
+/// has another one.
 async fn bind_by_reference<R: PaymentRepository, O, F, C: Clock>(
     deps: &WebhookDeps<R, O, F, C>,
     outcome: &Outcome,
@@ -117,8 +118,14 @@ async fn bind_by_reference<R: PaymentRepository, O, F, C: Clock>(
         return Err(PaymentError::NotFound);
     };
     let payment = deps.repo.get(id).await?.ok_or(PaymentError::NotFound)?;
-    if payment.external_id.is_some() {
-        return Err(PaymentError::NotFound);
+    match &payment.external_id {
+        // Stored already: the byExternalId index, updated asynchronously, had not shown it.
+        Some(stored) if *stored == outcome.external_id => {
+            tracing::info!(payment_id = %id, external_id = %outcome.external_id, "the e-wallet's id is stored but not yet in its index; found by our reference");
+            return Ok(id);
+        }
+        Some(_) => return Err(PaymentError::NotFound),
+        None => {}
     }
     if !deps
         .repo
@@ -392,6 +399,32 @@ mod tests {
         assert_eq!(stored.transactions.len(), 1);
         assert!(stored.order_confirmed);
         assert_eq!(stored.confirming_until, None);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_that_beats_the_index_is_applied_by_our_reference() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        // The id is stored, but the byExternalId index does not show it yet.
+        deps.repo.index_behind(true);
+        let success = outcome(&payment, PaymentStatus::Success);
+        let response = apply(&deps, &success, &cid(), Utc::now(), CALL_CAP).await;
+        assert_eq!(response.unwrap().payment_status, PaymentStatus::Success);
+        assert_eq!(deps.orders.confirmations(), vec![(payment.id, true)]);
+    }
+
+    #[tokio::test]
+    async fn a_webhook_naming_another_id_than_the_stored_one_is_not_found() {
+        let deps = deps();
+        let payment = given_payment(&deps, 10099).await;
+        deps.repo.index_behind(true);
+        let mut other = outcome(&payment, PaymentStatus::Success);
+        other.external_id = ExternalId::parse("ewallet-another").unwrap();
+        let err = apply(&deps, &other, &cid(), Utc::now(), CALL_CAP)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PaymentError::NotFound), "{err:?}");
+        assert!(deps.orders.confirmations().is_empty());
     }
 
     #[tokio::test]

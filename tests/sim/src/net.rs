@@ -353,6 +353,14 @@ async fn invoke_http(world: &Arc<World>, route: &Route, event: Request) -> Answe
                     String::from_utf8_lossy(&body)
                 ));
             }
+            // Only the e-wallet sends webhooks, and only for requests made for a payment we
+            // stored first: an unknown payment is our defect.
+            if route.function == "payment-webhook" && status == 404 {
+                world.violation(format!(
+                    "payment-webhook answered 404 to the e-wallet: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+            }
             Answer { status, body }
         }
         // API Gateway's answer when the integration failed or timed out.

@@ -105,6 +105,37 @@ mod orders {
 
     use super::*;
 
+    /// The pending index's entries in the lag map: `byPendingDeadline <user> <order>`.
+    const PENDING: &str = "orders.byPendingDeadline ";
+
+    impl<T: OrderRepository> Faulty<T> {
+        /// The order's entry in the pending index: its deadline (ms), if it is in it.
+        async fn pending_entry(&self, user: UserId, order: OrderId) -> Option<i64> {
+            let order = self.inner.get(user, order).await.ok().flatten()?;
+            if order.status != shared::contracts::OrderStatus::PaymentPending {
+                return None;
+            }
+            order.pending_until.map(|until| until.timestamp_millis())
+        }
+
+        /// Runs a write to the order; if it moved the order's pending-index entry, the
+        /// index may show the old entry for a while.
+        async fn indexed<R>(
+            &self,
+            user: UserId,
+            order: OrderId,
+            write: impl Future<Output = R>,
+        ) -> R {
+            let before = self.pending_entry(user, order).await;
+            let answer = write.await;
+            if self.pending_entry(user, order).await != before {
+                self.world
+                    .index_changed(format!("{PENDING}{user} {order}"), before);
+            }
+            answer
+        }
+    }
+
     impl<T: OrderRepository> OrderRepository for Faulty<T> {
         async fn search(
             &self,
@@ -128,12 +159,14 @@ mod orders {
         }
 
         async fn start_checkout(&self, start: CheckoutStart<'_>) -> Result<bool, StoreError> {
-            self.write("start_checkout", || self.inner.start_checkout(start))
+            let write = self.write("start_checkout", || self.inner.start_checkout(start));
+            self.indexed(start.order.user_id, start.order.id, write)
                 .await
         }
 
         async fn abandon_checkout(&self, abandon: CheckoutAbandon<'_>) -> Result<bool, StoreError> {
-            self.write("abandon_checkout", || self.inner.abandon_checkout(abandon))
+            let write = self.write("abandon_checkout", || self.inner.abandon_checkout(abandon));
+            self.indexed(abandon.order.user_id, abandon.order.id, write)
                 .await
         }
 
@@ -141,8 +174,8 @@ mod orders {
             &self,
             settlement: PaymentSettlement,
         ) -> Result<Transition, StoreError> {
-            self.write("settle_payment", || self.inner.settle_payment(settlement))
-                .await
+            let write = self.write("settle_payment", || self.inner.settle_payment(settlement));
+            self.indexed(settlement.user, settlement.order, write).await
         }
 
         async fn overdue(
@@ -151,8 +184,31 @@ mod orders {
             now: DateTime<Utc>,
             limit: i32,
         ) -> Result<Vec<Overdue>, StoreError> {
-            self.read("overdue", self.inner.overdue(shard, now, limit))
-                .await
+            let mut due = self
+                .read("overdue", self.inner.overdue(shard, now, limit))
+                .await?;
+            // A lagging entry shows as it was: an order that left the index, or whose
+            // deadline moved, may still be listed; one that just entered may not be.
+            for (key, old) in self.world.lagging(PENDING) {
+                let mut ids = key[PENDING.len()..].split(' ');
+                let (Some(Ok(user)), Some(Ok(order))) = (
+                    ids.next().map(UserId::parse),
+                    ids.next().map(OrderId::parse),
+                ) else {
+                    continue;
+                };
+                if order::domain::pending_shard(order) != shard {
+                    continue;
+                }
+                due.retain(|overdue| overdue.order != order);
+                if old.is_some_and(|ms| ms < now.timestamp_millis()) {
+                    self.world
+                        .log(format!("fault orders.overdue: a stale entry lists {order}"));
+                    due.push(Overdue { user, order });
+                }
+            }
+            due.truncate(usize::try_from(limit).unwrap_or(0));
+            Ok(due)
         }
 
         async fn defer(
@@ -161,8 +217,8 @@ mod orders {
             payment_id: PaymentId,
             retry_at: DateTime<Utc>,
         ) -> Result<bool, StoreError> {
-            self.write("defer", || self.inner.defer(overdue, payment_id, retry_at))
-                .await
+            let write = self.write("defer", || self.inner.defer(overdue, payment_id, retry_at));
+            self.indexed(overdue.user, overdue.order, write).await
         }
     }
 }
@@ -211,6 +267,11 @@ mod payments {
 
     use super::*;
 
+    /// The byExternalId index's entry for `external` in the lag map.
+    fn by_external_id(external: &ExternalId) -> String {
+        format!("payments.byExternalId {external}")
+    }
+
     impl<T: PaymentRepository> PaymentRepository for Faulty<T> {
         async fn insert_if_absent(&self, payment: &Payment) -> Result<bool, StoreError> {
             self.write("insert_if_absent", || self.inner.insert_if_absent(payment))
@@ -225,11 +286,19 @@ mod payments {
             &self,
             external: &ExternalId,
         ) -> Result<Option<PaymentId>, StoreError> {
-            self.read(
-                "find_by_external_id",
-                self.inner.find_by_external_id(external),
-            )
-            .await
+            let found = self
+                .read(
+                    "find_by_external_id",
+                    self.inner.find_by_external_id(external),
+                )
+                .await?;
+            if found.is_some() && !self.world.lagging(&by_external_id(external)).is_empty() {
+                self.world.log(format!(
+                    "fault payments.find_by_external_id: the index does not show {external} yet"
+                ));
+                return Ok(None);
+            }
+            Ok(found)
         }
 
         async fn set_external_id(
@@ -238,10 +307,17 @@ mod payments {
             external: &ExternalId,
             now: DateTime<Utc>,
         ) -> Result<bool, StoreError> {
-            self.write("set_external_id", || {
-                self.inner.set_external_id(id, external, now)
-            })
-            .await
+            let before = self.inner.find_by_external_id(external).await;
+            let answer = self
+                .write("set_external_id", || {
+                    self.inner.set_external_id(id, external, now)
+                })
+                .await;
+            let after = self.inner.find_by_external_id(external).await;
+            if matches!(before, Ok(None)) && matches!(after, Ok(Some(_))) {
+                self.world.index_changed(by_external_id(external), None);
+            }
+            answer
         }
 
         async fn record_outcome(&self, record: OutcomeRecord<'_>) -> Result<bool, StoreError> {

@@ -59,6 +59,9 @@ pub struct FaultPlan {
     pub sqs_duplicate: f64,
     /// SES SendEmail fails.
     pub ses_fails: f64,
+    /// A global secondary index shows a write late (50 ms to 3 s): a query by it sees the
+    /// item as it was. Drawn from a stream of its own.
+    pub index_lag: f64,
 }
 
 impl FaultPlan {
@@ -110,7 +113,7 @@ impl FaultPlan {
     }
 
     /// Each rate-valued class by name.
-    fn rates(&self) -> [(&'static str, f64); 16] {
+    fn rates(&self) -> [(&'static str, f64); 17] {
         [
             ("gateway_unavailable", self.gateway_unavailable),
             ("answer_lost", self.answer_lost),
@@ -128,6 +131,7 @@ impl FaultPlan {
             ("sns_duplicate", self.sns_duplicate),
             ("sqs_duplicate", self.sqs_duplicate),
             ("ses_fails", self.ses_fails),
+            ("index_lag", self.index_lag),
         ]
     }
 
@@ -164,6 +168,7 @@ impl FaultPlan {
             "sns_duplicate" => &mut self.sns_duplicate,
             "sqs_duplicate" => &mut self.sqs_duplicate,
             "ses_fails" => &mut self.ses_fails,
+            "index_lag" => &mut self.index_lag,
             "sns_outage" => {
                 self.sns_outage = None;
                 return;
@@ -223,6 +228,14 @@ pub struct World {
     /// Events Lambda gave up on and sent to their OnFailure destination (an alarm fires).
     dead_letters: Mutex<std::collections::BTreeSet<String>>,
     gave_up: Mutex<std::collections::BTreeMap<&'static str, u32>>,
+    /// Index entries that lag: until when a query by the index still sees the old entry,
+    /// and that entry's sort key (ms), if the item was in the index before.
+    lagging: Mutex<std::collections::BTreeMap<String, (tokio::time::Instant, Option<i64>)>>,
+    /// The index lags' draws, a stream of their own.
+    lags: Mutex<StdRng>,
+    /// The e-wallet answers by webhook after 0 to 10 s (as `make stress` and the
+    /// end-to-end tests run it) instead of 3 to 10 s, in a quarter of the seeds.
+    pub fast_ewallet: bool,
     /// Woken after every applied write (the processes table's stream listens).
     pub writes: tokio::sync::Notify,
     trace: Mutex<Vec<String>>,
@@ -270,6 +283,17 @@ impl World {
         } else {
             0
         };
+        let mut lags = StdRng::seed_from_u64(seed ^ 0x5EED_1DE8_1A60_0005);
+        if lags.random_bool(0.5) {
+            faults.index_lag = lags.random_range(0.05..0.5);
+        }
+        let mut fast_ewallet = lags.random_bool(0.25);
+        if off.contains(&"index_lag") {
+            faults.index_lag = 0.0;
+        }
+        if off.contains(&"fast_ewallet") {
+            fast_ewallet = false;
+        }
         let mut chaos = chaos;
         if off.contains(&"clock_skew") {
             max_skew_ms = 0;
@@ -291,6 +315,9 @@ impl World {
             writes: tokio::sync::Notify::new(),
             dead_letters: Mutex::default(),
             gave_up: Mutex::default(),
+            lagging: Mutex::default(),
+            lags: Mutex::new(lags),
+            fast_ewallet,
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             start: tokio::time::Instant::now(),
@@ -308,6 +335,9 @@ impl World {
         }
         if self.chaos > Duration::from_secs(120) {
             classes.push("long_chaos");
+        }
+        if self.fast_ewallet {
+            classes.push("fast_ewallet");
         }
         classes
     }
@@ -434,6 +464,42 @@ impl World {
             ));
         }
         *lock(&self.gave_up).entry(function).or_default() += 1;
+    }
+
+    /// An index entry (`key`) changed; with the seed's `index_lag`, queries by the index
+    /// keep seeing the entry as it was (`before`: its sort key, or absent) for a while.
+    pub fn index_changed(&self, key: String, before: Option<i64>) {
+        let rate = self.faults().index_lag;
+        if rate <= 0.0 {
+            return;
+        }
+        let mut lags = lock(&self.lags);
+        if !lags.random_bool(rate) {
+            return;
+        }
+        let ms = lags.random_range(50..=3_000);
+        drop(lags);
+        self.log(format!("fault index {key}: lags {ms} ms"));
+        let until = tokio::time::Instant::now() + Duration::from_millis(ms);
+        let mut lagging = lock(&self.lagging);
+        // A second change while the first still lags: the index still shows the first's
+        // old entry.
+        let before = lagging
+            .get(&key)
+            .filter(|(until, _)| *until > tokio::time::Instant::now())
+            .map_or(before, |(_, old)| *old);
+        lagging.insert(key, (until, before));
+    }
+
+    /// The entries under `prefix` that lag now, each with the old entry's sort key.
+    pub fn lagging(&self, prefix: &str) -> Vec<(String, Option<i64>)> {
+        let now = tokio::time::Instant::now();
+        lock(&self.lagging)
+            .range(prefix.to_owned()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .filter(|(_, (until, _))| *until > now)
+            .map(|(key, (_, old))| (key.clone(), *old))
+            .collect()
     }
 
     pub fn gave_up(&self) -> std::collections::BTreeMap<&'static str, u32> {
