@@ -14,6 +14,9 @@ use shared::transport::{Answer, BoxFuture, Outgoing, Transport, TransportError};
 
 use crate::world::{Half, Invocation, SimClock, World};
 
+/// An HTTP API's longest integration timeout (the template sets none shorter).
+const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
 /// Wraps an HTTP handler `handle(&deps, request, correlation_id)` as the function's
@@ -140,6 +143,12 @@ impl Network {
             world.log(format!("fault {label}: API Gateway 503, not invoked"));
             return Ok(problem(503, "Service Unavailable"));
         }
+        if world.throttles() {
+            world.log(format!(
+                "fault {label}: API Gateway 429 (throttled), not invoked"
+            ));
+            return Ok(problem(429, "Too Many Requests"));
+        }
         if route.function == "ewallet-payment-request"
             && world.refuses(&String::from_utf8_lossy(&request.body))
         {
@@ -156,7 +165,19 @@ impl Network {
             caller: tokio::task::try_id(),
             due,
         };
-        let answer = invoke_http(world, route, event).await;
+        // Past the integration timeout, API Gateway answers 503; the invocation runs on.
+        let answer =
+            match tokio::time::timeout(INTEGRATION_TIMEOUT, invoke_http(world, route, event)).await
+            {
+                Ok(answer) => answer,
+                Err(_) => {
+                    world.log(format!(
+                        "{label}: API Gateway's {} s integration timeout, 503",
+                        INTEGRATION_TIMEOUT.as_secs()
+                    ));
+                    problem(503, "Service Unavailable")
+                }
+            };
         let mut waiting = waiting;
         waiting.answered = true;
         world.log(format!("{} {label} -> {}", route.function, answer.status));

@@ -60,8 +60,10 @@ pub struct FaultPlan {
     /// SES SendEmail fails.
     pub ses_fails: f64,
     /// A global secondary index shows a write late (50 ms to 3 s): a query by it sees the
-    /// item as it was. Drawn from a stream of its own.
+    /// item as it was. Drawn, like `throttled`, from a stream of their own.
     pub index_lag: f64,
+    /// API Gateway throttles a call: 429 without invoking the function.
+    pub throttled: f64,
 }
 
 impl FaultPlan {
@@ -113,7 +115,7 @@ impl FaultPlan {
     }
 
     /// Each rate-valued class by name.
-    fn rates(&self) -> [(&'static str, f64); 17] {
+    fn rates(&self) -> [(&'static str, f64); 18] {
         [
             ("gateway_unavailable", self.gateway_unavailable),
             ("answer_lost", self.answer_lost),
@@ -132,6 +134,7 @@ impl FaultPlan {
             ("sqs_duplicate", self.sqs_duplicate),
             ("ses_fails", self.ses_fails),
             ("index_lag", self.index_lag),
+            ("throttled", self.throttled),
         ]
     }
 
@@ -169,6 +172,7 @@ impl FaultPlan {
             "sqs_duplicate" => &mut self.sqs_duplicate,
             "ses_fails" => &mut self.ses_fails,
             "index_lag" => &mut self.index_lag,
+            "throttled" => &mut self.throttled,
             "sns_outage" => {
                 self.sns_outage = None;
                 return;
@@ -231,8 +235,9 @@ pub struct World {
     /// Index entries that lag: until when a query by the index still sees the old entry,
     /// and that entry's sort key (ms), if the item was in the index before.
     lagging: Mutex<std::collections::BTreeMap<String, (tokio::time::Instant, Option<i64>)>>,
-    /// The index lags' draws, a stream of their own.
-    lags: Mutex<StdRng>,
+    /// The draws of the classes modelled last (index lag, throttling), a stream of their
+    /// own: the older classes' draws stay what they were.
+    later: Mutex<StdRng>,
     /// The e-wallet answers by webhook after 0 to 10 s (as `make stress` and the
     /// end-to-end tests run it) instead of 3 to 10 s, in a quarter of the seeds.
     pub fast_ewallet: bool,
@@ -264,6 +269,14 @@ impl World {
         }
         let mut fulfilment = StdRng::seed_from_u64(seed ^ 0x5EED_F011_F111_0003);
         faults.draw_fulfilment(&mut fulfilment);
+        let mut later = StdRng::seed_from_u64(seed ^ 0x5EED_1DE8_1A60_0005);
+        if later.random_bool(0.5) {
+            faults.index_lag = later.random_range(0.05..0.5);
+        }
+        let mut fast_ewallet = later.random_bool(0.25);
+        if later.random_bool(0.5) {
+            faults.throttled = later.random_range(0.01..0.25);
+        }
         for class in off {
             faults.switch_off(class);
         }
@@ -283,14 +296,6 @@ impl World {
         } else {
             0
         };
-        let mut lags = StdRng::seed_from_u64(seed ^ 0x5EED_1DE8_1A60_0005);
-        if lags.random_bool(0.5) {
-            faults.index_lag = lags.random_range(0.05..0.5);
-        }
-        let mut fast_ewallet = lags.random_bool(0.25);
-        if off.contains(&"index_lag") {
-            faults.index_lag = 0.0;
-        }
         if off.contains(&"fast_ewallet") {
             fast_ewallet = false;
         }
@@ -316,7 +321,7 @@ impl World {
             dead_letters: Mutex::default(),
             gave_up: Mutex::default(),
             lagging: Mutex::default(),
-            lags: Mutex::new(lags),
+            later: Mutex::new(later),
             fast_ewallet,
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
@@ -473,7 +478,7 @@ impl World {
         if rate <= 0.0 {
             return;
         }
-        let mut lags = lock(&self.lags);
+        let mut lags = lock(&self.later);
         if !lags.random_bool(rate) {
             return;
         }
@@ -489,6 +494,12 @@ impl World {
             .filter(|(until, _)| *until > tokio::time::Instant::now())
             .map_or(before, |(_, old)| *old);
         lagging.insert(key, (until, before));
+    }
+
+    /// Does API Gateway throttle this call?
+    pub fn throttles(&self) -> bool {
+        let rate = self.faults().throttled;
+        rate > 0.0 && lock(&self.later).random_bool(rate)
     }
 
     /// The entries under `prefix` that lag now, each with the old entry's sort key.
