@@ -395,9 +395,9 @@ mod tests {
             repo,
             orders: FakeOrderConfirmation::default(),
             refunds: FakeRefunds::default(),
-            secret: shared::signature::WebhookSecrets::single(
+            secret: shared::secrets::LiveSecrets::fixed(shared::signature::WebhookSecrets::single(
                 WebhookSecret::new("unit-test-webhook-secret").unwrap(),
-            ),
+            )),
             clock: SystemClock,
         }
     }

@@ -65,7 +65,7 @@ pub fn resolve_deps(
 pub fn webhook_deps(
     sdk: &SdkConfig,
     config: WebhookConfig,
-    secret: shared::signature::WebhookSecrets,
+    secret: shared::secrets::LiveSecrets,
     retry: RetrySettings,
 ) -> Result<WebhookDeps<DynamoDbPaymentRepository, HttpOrderConfirmation, HttpEwallet>, CallError> {
     Ok(WebhookDeps {

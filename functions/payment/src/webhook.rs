@@ -19,7 +19,8 @@ use lambda_http::{Body, Request};
 use shared::client::call_budget;
 use shared::contracts::{PaymentResponse, PaymentStatus, Webhook};
 use shared::http::{HandlerResult, invocation_deadline_ms, json};
-use shared::signature::{self, WebhookSecrets};
+use shared::secrets::LiveSecrets;
+use shared::signature;
 use shared::{Clock, CorrelationId, Currency, OrderId, PaymentId, SystemClock, ValidationError};
 
 use crate::domain::{Decision, ExternalId, Payment, Transaction, decide, lease_until};
@@ -38,7 +39,8 @@ pub struct WebhookDeps<R, O, F, C = SystemClock> {
     pub orders: O,
     /// Pays back a success that no order awaits.
     pub refunds: F,
-    pub secret: WebhookSecrets,
+    /// Read again when a signature matches none of them (a rotation).
+    pub secret: LiveSecrets,
     pub clock: C,
 }
 
@@ -91,8 +93,8 @@ fn raw_body(request: &Request) -> &[u8] {
 }
 
 /// Checks the signature of the raw body, then parses it. Nothing else is read before.
-pub fn authenticate(
-    secret: &WebhookSecrets,
+pub async fn authenticate(
+    secret: &LiveSecrets,
     request: &Request,
     now: DateTime<Utc>,
 ) -> Result<Outcome, PaymentError> {
@@ -102,7 +104,7 @@ pub fn authenticate(
         .headers()
         .get(signature::HEADER)
         .map(|value| value.to_str().unwrap_or(""));
-    secret.verify(header, body, now.timestamp())?;
+    secret.verify(header, body, now.timestamp()).await?;
     Ok(Outcome::parse(body)?)
 }
 
@@ -312,7 +314,7 @@ pub async fn handle<R: PaymentRepository, O: OrderConfirmation, F: Refunds, C: C
     correlation_id: CorrelationId,
 ) -> HandlerResult<PaymentError> {
     let now = deps.clock.now();
-    let outcome = authenticate(&deps.secret, &request, now)?;
+    let outcome = authenticate(&deps.secret, &request, now).await?;
     let budget = call_budget(
         invocation_deadline_ms(&request, now.timestamp_millis()),
         now.timestamp_millis(),
@@ -330,7 +332,7 @@ mod tests {
     use crate::memory::{FakeOrderConfirmation, FakeRefunds, InMemoryPaymentRepository};
     use chrono::Duration;
     use shared::http::ApiError;
-    use shared::signature::WebhookSecret;
+    use shared::signature::{WebhookSecret, WebhookSecrets};
     use shared::testing::ApiRequest;
     use shared::{Currency, Money, UserId};
 
@@ -341,7 +343,7 @@ mod tests {
             repo: InMemoryPaymentRepository::default(),
             orders: FakeOrderConfirmation::default(),
             refunds: FakeRefunds::default(),
-            secret: WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
+            secret: LiveSecrets::fixed(WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap())),
             clock: SystemClock,
         }
     }
@@ -674,8 +676,9 @@ mod tests {
         let body = webhook_body(&payment, "100.99");
         let now = Utc::now();
         let header = signature::sign(SECRET.as_bytes(), now.timestamp(), body.as_bytes());
-        let outcome =
-            authenticate(&deps.secret, &webhook_request(&body, Some(&header)), now).unwrap();
+        let outcome = authenticate(&deps.secret, &webhook_request(&body, Some(&header)), now)
+            .await
+            .unwrap();
         assert_eq!(outcome.status, PaymentStatus::Success);
         assert_eq!(outcome.total_amount_cents, 10099);
         assert_eq!(outcome.external_id, payment.external_id.unwrap());
@@ -687,19 +690,22 @@ mod tests {
         let payment = given_payment(&deps, 10099).await;
         let body = webhook_body(&payment, "100.99");
         let now = Utc::now();
-        let rotating = WebhookSecrets::new(
+        let rotating = LiveSecrets::fixed(WebhookSecrets::new(
             WebhookSecret::new("the-next-webhook-secret").unwrap(),
             Some(WebhookSecret::new(SECRET).unwrap()),
-        );
+        ));
         for secret in [SECRET.as_bytes(), b"the-next-webhook-secret"] {
             let header = signature::sign(secret, now.timestamp(), body.as_bytes());
-            assert!(authenticate(&rotating, &webhook_request(&body, Some(&header)), now).is_ok());
+            let request = webhook_request(&body, Some(&header));
+            assert!(authenticate(&rotating, &request, now).await.is_ok());
         }
         // Once the rotation ends, the old secret is refused.
-        let rotated =
-            WebhookSecrets::single(WebhookSecret::new("the-next-webhook-secret").unwrap());
+        let rotated = LiveSecrets::fixed(WebhookSecrets::single(
+            WebhookSecret::new("the-next-webhook-secret").unwrap(),
+        ));
         let header = signature::sign(SECRET.as_bytes(), now.timestamp(), body.as_bytes());
-        let err = authenticate(&rotated, &webhook_request(&body, Some(&header)), now).unwrap_err();
+        let request = webhook_request(&body, Some(&header));
+        let err = authenticate(&rotated, &request, now).await.unwrap_err();
         assert!(matches!(err, PaymentError::Signature(_)), "{err}");
     }
 
@@ -719,7 +725,8 @@ mod tests {
             Some(wrong.as_str()),
             Some(other_body.as_str()),
         ] {
-            let err = authenticate(&deps.secret, &webhook_request(body, header), now).unwrap_err();
+            let request = webhook_request(body, header);
+            let err = authenticate(&deps.secret, &request, now).await.unwrap_err();
             assert!(
                 matches!(err, PaymentError::Signature(_)),
                 "{header:?}: {err}"
@@ -742,8 +749,8 @@ mod tests {
             good.replace("100.99", "\"100.99\""),
         ] {
             let header = signature::sign(SECRET.as_bytes(), now.timestamp(), body.as_bytes());
-            let err = authenticate(&deps.secret, &webhook_request(&body, Some(&header)), now)
-                .unwrap_err();
+            let request = webhook_request(&body, Some(&header));
+            let err = authenticate(&deps.secret, &request, now).await.unwrap_err();
             assert!(matches!(err, PaymentError::Invalid(_)), "{body}: {err}");
         }
     }
@@ -797,7 +804,7 @@ mod tests {
             repo: InMemoryPaymentRepository::default(),
             orders: SilentOrders,
             refunds: FakeRefunds::default(),
-            secret: WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
+            secret: LiveSecrets::fixed(WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap())),
             clock: SystemClock,
         };
         let new = NewPayment {

@@ -107,7 +107,7 @@ async fn simulate(seed: u64, verbose: bool, off: &[&str]) -> Report {
         let (world, stores) = (world.clone(), stores.clone());
         Arc::new(move || check::safety(&world, &stores)) as Arc<dyn Fn() + Send + Sync>
     };
-    let system = Arc::new(System::build(world.clone(), checker, stores.clone()));
+    let system = Arc::new(System::build(world.clone(), checker, stores.clone()).await);
     system.start();
 
     let orders = seed_orders(&world, &stores);

@@ -180,12 +180,36 @@ impl Network {
             };
         let mut waiting = waiting;
         waiting.answered = true;
+        if route.function == "payment-webhook" && answer.status == 401 {
+            refused_a_good_signature(world, &request);
+        }
         world.log(format!("{} {label} -> {}", route.function, answer.status));
         if world.chance_in(half, faults.answer_lost) {
             world.log(format!("fault {label}: answer lost"));
             return Err(TransportError::Io("injected: answer lost".into()));
         }
         Ok(answer)
+    }
+}
+
+/// The webhook answered 401: a violation if the webhook is signed with a secret Secrets
+/// Manager holds now (a rotation's old or new one). Refusing it turns a decided payment
+/// into one the e-wallet stops telling us about.
+fn refused_a_good_signature(world: &World, request: &Outgoing) {
+    let header = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(shared::signature::HEADER))
+        .map(|(_, value)| value.as_str());
+    if world
+        .secret()
+        .verify(header, &request.body, world.now().timestamp())
+        .is_ok()
+    {
+        world.violation(
+            "payment-webhook refused (401) a webhook signed with a secret Secrets Manager holds"
+                .into(),
+        );
     }
 }
 

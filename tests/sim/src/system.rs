@@ -25,8 +25,10 @@ use payment::memory::InMemoryPaymentRepository;
 use payment::{RequestDeps, ResolveDeps, WebhookDeps};
 use shared::api_key::ApiKey;
 use shared::client::{ClientParts, RetrySettings, ServiceClient};
+use shared::config::ConfigError;
 use shared::entropy::SeededEntropy;
-use shared::signature::{WebhookSecret, WebhookSecrets};
+use shared::secrets::{LiveSecrets, SecretSource};
+use shared::signature::WebhookSecrets;
 
 use listeners::{HttpInvoice, HttpNotification, HttpProcessStatus, HttpProduction, Listener};
 use mocks::records::memory::InMemoryRecords;
@@ -40,7 +42,7 @@ use crate::http_function;
 use crate::net::{Network, Outbound, Route, context, invoke};
 use crate::store::Faulty;
 use crate::template::template;
-use crate::world::{Half, SimClock, World, lock};
+use crate::world::{FIRST_SECRET, Half, NEXT_SECRET, SimClock, World, lock, secret};
 
 pub const PUBLIC: &str = "https://public.sim";
 const INTERNAL: &str = "https://internal.sim";
@@ -86,10 +88,22 @@ pub struct System {
     pub network: Arc<Network>,
     pub reconciler: Arc<ReconcilerDeps>,
     pub fulfilment: Fulfilment,
+    /// The dispatcher's secrets, read again when its instance recycles.
+    dispatcher_secret: LiveSecrets,
+}
+
+/// Secrets Manager's webhook secret, as the functions read it.
+#[derive(Debug)]
+struct SimSecretsManager(Arc<World>);
+
+impl SecretSource for SimSecretsManager {
+    fn read(&self) -> shared::transport::BoxFuture<'_, Result<WebhookSecrets, ConfigError>> {
+        Box::pin(std::future::ready(Ok(self.0.secret())))
+    }
 }
 
 impl System {
-    pub fn build(
+    pub async fn build(
         world: Arc<World>,
         check: Arc<dyn Fn() + Send + Sync>,
         stores: Arc<Stores>,
@@ -117,13 +131,15 @@ impl System {
             ServiceClient::with_parts(parts, retry)
         };
         let api_key = || ApiKey::new(b"sim-merchant-api-key-0123456789".to_vec()).ok();
-        let secrets = || {
-            WebhookSecret::new(b"sim-webhook-secret-0123456789abcdef".to_vec())
-                .map(WebhookSecrets::single)
-                .ok()
+        let Some(key) = api_key() else {
+            unreachable!("the simulation's key is long enough")
         };
-        let (Some(key), Some(secret)) = (api_key(), secrets()) else {
-            unreachable!("the simulation's key and secret are long enough")
+        // Each function's instance reads the secret at its cold start.
+        let secrets_manager: Arc<dyn SecretSource> = Arc::new(SimSecretsManager(world.clone()));
+        let cold_start = || LiveSecrets::load(secrets_manager.clone(), world.now().timestamp());
+        let (Ok(webhook_secret), Ok(dispatcher_secret)) = (cold_start().await, cold_start().await)
+        else {
+            unreachable!("the simulation's Secrets Manager always answers")
         };
         let payment_retry = payment::startup::retry_settings();
         let ewallet = |webhook_url: &str| {
@@ -140,7 +156,7 @@ impl System {
             repo: requests.clone(),
             sender: HttpWebhookSender::over(client(RetrySettings::default())),
             clock: clock(),
-            secret: secret.clone(),
+            secret: dispatcher_secret.clone(),
             outcomes: OutcomeRule::default(),
             lease: mocks::ewallet::dispatcher::LEASE,
             entropy: Arc::new(SeededEntropy::new(world.fork())),
@@ -222,7 +238,7 @@ impl System {
                         repo: payments.clone(),
                         orders: HttpOrderConfirmation::new(client(payment_retry), INTERNAL),
                         refunds: ewallet(""),
-                        secret: secret.clone(),
+                        secret: webhook_secret,
                         clock: clock(),
                     },
                     payment::webhook::handle
@@ -288,11 +304,43 @@ impl System {
             network,
             reconciler,
             fulfilment,
+            dispatcher_secret,
         }
+    }
+
+    /// The operator's rotation of the webhook secret, if the seed has one (`Rotation`).
+    async fn rotate(world: Arc<World>, dispatcher_secret: LiveSecrets) {
+        let Some(rotation) = world.rotation else {
+            return;
+        };
+        tokio::time::sleep(rotation.at).await;
+        let (first, next) = (secret(FIRST_SECRET), secret(NEXT_SECRET));
+        world.put_secret(
+            WebhookSecrets::new(next.clone(), Some(first)),
+            "rotated: the new one is current, the old one previous",
+        );
+        let recycle = {
+            let (world, dispatcher_secret) = (world.clone(), dispatcher_secret.clone());
+            async move {
+                let Some(after) = rotation.dispatcher_recycles else {
+                    return;
+                };
+                tokio::time::sleep(after).await;
+                world.log("ewallet-webhook-dispatcher: a new instance reads the secret".into());
+                dispatcher_secret.refresh(world.now().timestamp()).await;
+            }
+        };
+        tokio::spawn(recycle);
+        tokio::time::sleep(rotation.previous_dropped).await;
+        world.put_secret(WebhookSecrets::single(next), "rotated: the old one removed");
     }
 
     /// Starts what AWS runs on its own: the stream's and the queues' pollers.
     pub fn start(&self) {
+        tokio::spawn(Self::rotate(
+            self.world.clone(),
+            self.dispatcher_secret.clone(),
+        ));
         tokio::spawn(self.fulfilment.stream.clone().run());
         for (queue, function, mapping, handler) in &self.fulfilment.listeners {
             let mapping = template().mapping(mapping);

@@ -238,6 +238,10 @@ pub struct World {
     /// The draws of the classes modelled last (index lag, throttling), a stream of their
     /// own: the older classes' draws stay what they were.
     later: Mutex<StdRng>,
+    /// Secrets Manager's webhook secret, as an operator has last put it.
+    secret: Mutex<shared::signature::WebhookSecrets>,
+    /// In half the seeds an operator rotates the webhook secret (see `Rotation`).
+    pub rotation: Option<Rotation>,
     /// The e-wallet answers by webhook after 0 to 10 s (as `make stress` and the
     /// end-to-end tests run it) instead of 3 to 10 s, in a quarter of the seeds.
     pub fast_ewallet: bool,
@@ -277,8 +281,19 @@ impl World {
         if later.random_bool(0.5) {
             faults.throttled = later.random_range(0.01..0.25);
         }
+        let mut rotations = StdRng::seed_from_u64(seed ^ 0x5EED_5EC8_E700_0006);
+        let mut rotation = rotations.random_bool(0.5).then(|| Rotation {
+            at: Duration::from_secs(rotations.random_range(10..=90)),
+            dispatcher_recycles: rotations
+                .random_bool(0.7)
+                .then(|| Duration::from_secs(rotations.random_range(0..=60))),
+            previous_dropped: Duration::from_secs(rotations.random_range(30..=120)),
+        });
         for class in off {
             faults.switch_off(class);
+        }
+        if off.contains(&"rotation") {
+            rotation = None;
         }
         let epoch = Utc
             .with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
@@ -323,6 +338,10 @@ impl World {
             lagging: Mutex::default(),
             later: Mutex::new(later),
             fast_ewallet,
+            secret: Mutex::new(shared::signature::WebhookSecrets::single(secret(
+                FIRST_SECRET,
+            ))),
+            rotation,
             trace: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             start: tokio::time::Instant::now(),
@@ -343,6 +362,9 @@ impl World {
         }
         if self.fast_ewallet {
             classes.push("fast_ewallet");
+        }
+        if self.rotation.is_some() {
+            classes.push("rotation");
         }
         classes
     }
@@ -496,6 +518,17 @@ impl World {
         lagging.insert(key, (until, before));
     }
 
+    /// What Secrets Manager holds now.
+    pub fn secret(&self) -> shared::signature::WebhookSecrets {
+        lock(&self.secret).clone()
+    }
+
+    /// An operator puts a new value in Secrets Manager.
+    pub fn put_secret(&self, value: shared::signature::WebhookSecrets, what: &str) {
+        self.log(format!("operator: webhook secret {what}"));
+        *lock(&self.secret) = value;
+    }
+
     /// Does API Gateway throttle this call?
     pub fn throttles(&self) -> bool {
         let rate = self.faults().throttled;
@@ -587,6 +620,26 @@ impl World {
         lock(&self.trace).hash(&mut hasher);
         hasher.finish()
     }
+}
+
+/// The webhook secret before a rotation, and after it.
+pub const FIRST_SECRET: &str = "sim-webhook-secret-0123456789abcdef";
+pub const NEXT_SECRET: &str = "sim-webhook-secret-rotated-fedcba9876";
+
+pub fn secret(raw: &str) -> shared::signature::WebhookSecret {
+    shared::signature::WebhookSecret::new(raw)
+        .unwrap_or_else(|_| unreachable!("the simulation's secrets are long enough"))
+}
+
+/// An operator's rotation of the webhook secret, as the documented procedure goes: at
+/// `at`, the new secret becomes current with the old one as previous; the dispatcher's
+/// instance recycles (and so reads the secret again) some time later, or never in the
+/// seed; `previous_dropped` after the rotation, the old secret is removed.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation {
+    pub at: Duration,
+    pub dispatcher_recycles: Option<Duration>,
+    pub previous_dropped: Duration,
 }
 
 /// A running invocation: its function, and when it is stopped unless it returns first.

@@ -144,8 +144,48 @@ fn a_caller_waits_for_as_long_as_the_deadline_it_sends() {
 fn a_webhook_that_beats_the_index_is_applied() {
     holds_without(
         57,
-        &["ewallet_refuses", "publish_fails", "sqs_duplicate", "ses_fails"],
+        &[
+            "ewallet_refuses",
+            "publish_fails",
+            "sqs_duplicate",
+            "ses_fails",
+        ],
         &["the index does not show 05062e01-80d7-4745-903f-0a402750e663 yet"],
+    );
+}
+
+/// Seed 1 with the secret's rotation alone, once rotations were modelled: the operator made
+/// a new secret current (the old one previous); the dispatcher's new instance signed with
+/// the new one, and the webhook's warm instance, which held only the old one, answered 401.
+/// The e-wallet took that as final, and the reconciler then cancelled a payment it had
+/// decided. Fixed: the webhook reads its secrets again on a mismatch (at most every 10 s),
+/// and the dispatcher treats 401 as transient and reads its own again.
+#[test]
+fn a_webhook_signed_with_a_rotated_secret_is_accepted_by_a_warm_instance() {
+    holds_without(
+        1,
+        &[
+            "connect_refused",
+            "slow_call",
+            "crash",
+            "store_write_retried",
+            "store_write_lost",
+            "schedule_late",
+            "schedule_twice",
+            "schedule_create_fails",
+            "ewallet_refuses",
+            "publish_fails",
+            "ses_fails",
+            "index_lag",
+            "throttled",
+            "sns_outage",
+            "clock_skew",
+        ],
+        &[
+            "operator: webhook secret rotated: the new one is current",
+            "ewallet-webhook-dispatcher: a new instance reads the secret",
+            "54.051s payment-webhook POST /api/v1/payments/webhook -> 200",
+        ],
     );
 }
 

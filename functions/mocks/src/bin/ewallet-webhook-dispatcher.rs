@@ -9,7 +9,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let config = DispatcherConfig::from_env()?;
     let sdk = shared::aws::sdk_config();
-    let secret = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN").await?;
+    let source = shared::secrets::SecretsManager::new(&sdk, "WEBHOOK_SECRET_ARN")?;
+    let now = shared::Clock::now(&shared::SystemClock).timestamp();
+    let secret = shared::secrets::LiveSecrets::load(std::sync::Arc::new(source), now).await?;
     let service = startup::dispatcher(&sdk, config, secret)?;
     shared::event::run(|event: LambdaEvent<serde_json::Value>| dispatcher::handle(&service, event))
         .await

@@ -5,11 +5,14 @@
 //! 60 s lease); one that cannot claim does nothing. The webhook is serialised once, signed
 //! over those bytes and POSTed as they are. Then:
 //! - 2xx → Sent;
-//! - a permanent 4xx (not 404/408/429) → Rejected, logged as an error, `Ok`: retrying cannot help;
-//! - a transient failure after the client's retries (5xx, 404, 408, 429, timeouts, refused
-//!   connections; 404 because the merchant may not have stored our request id yet when a
-//!   near-zero delay fires the webhook, or its index may lag) → the claim is released (Pending) and `Err` goes to the runtime, so the
-//!   invocation is retried.
+//! - a permanent 4xx (not 401/404/408/429) → Rejected, logged as an error, `Ok`: retrying
+//!   cannot help;
+//! - a transient failure after the client's retries (5xx, 401, 404, 408, 429, timeouts,
+//!   refused connections) → the claim is released (Pending) and `Err` goes to the runtime,
+//!   so the invocation is retried. 401 because a rotation may be under way (the secrets are
+//!   read again first, and the retry signs with the new current one); 404 because the
+//!   merchant may not have stored our request id yet when a near-zero delay fires the
+//!   webhook, or its index may lag. Lambda's retries bound how long either lasts.
 //!
 //! An event that names no known request is logged and answered `Ok` for the same reason.
 //! A request the merchant cancelled is never claimed, so its webhook is never sent.
@@ -18,7 +21,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use shared::client::CallError;
 use shared::contracts::{DispatchWebhook, EwalletStatusCode, Webhook, WebhookTransaction};
-use shared::signature::WebhookSecrets;
+use shared::secrets::LiveSecrets;
 use shared::telemetry::ErrorChain;
 use shared::{Clock, CorrelationId, SystemClock};
 use tracing::Instrument;
@@ -37,7 +40,8 @@ pub struct Dispatcher<R, W, C = SystemClock> {
     pub repo: R,
     pub sender: W,
     pub clock: C,
-    pub secret: WebhookSecrets,
+    /// Signs with the current secret; read again when the receiver answers 401.
+    pub secret: LiveSecrets,
     pub outcomes: OutcomeRule,
     pub lease: Duration,
     /// Claim tokens and transaction ids are drawn from it.
@@ -151,7 +155,7 @@ fn classify(err: &CallError) -> Failure {
     match err {
         CallError::Decode { .. } => Failure::DeliveredAnyway,
         CallError::Status { status, .. }
-            if (400..500).contains(status) && !matches!(status, 404 | 408 | 429) =>
+            if (400..500).contains(status) && !matches!(status, 401 | 404 | 408 | 429) =>
         {
             Failure::Permanent(*status)
         }
@@ -263,6 +267,10 @@ where
                     Ok(Dispatched::Rejected { status })
                 }
                 Failure::Transient => {
+                    if matches!(err, CallError::Status { status: 401, .. }) {
+                        // The secret may have been rotated since this instance read it.
+                        self.secret.refresh(self.clock.now().timestamp()).await;
+                    }
                     self.release(id, &claim.token).await;
                     Err(DispatchError::Undelivered(err))
                 }
@@ -360,15 +368,19 @@ mod tests {
     use crate::ewallet::domain::{NewPaymentRequest, NotificationUri, RequestStatus};
     use crate::ewallet::memory::{InMemoryEwalletRequests, ScriptedSender};
     use shared::clock::FixedClock;
+    use shared::signature::WebhookSecrets;
 
-    const SECRET: &[u8] = b"unit-test-webhook-secret";
+    const SECRET_STR: &str = "unit-test-webhook-secret";
+    const SECRET: &[u8] = SECRET_STR.as_bytes();
 
     fn dispatcher() -> Dispatcher<InMemoryEwalletRequests, ScriptedSender, FixedClock> {
         Dispatcher {
             repo: InMemoryEwalletRequests::default(),
             sender: ScriptedSender::default(),
             clock: FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()),
-            secret: WebhookSecrets::single(shared::signature::WebhookSecret::new(SECRET).unwrap()),
+            secret: LiveSecrets::fixed(shared::signature::WebhookSecrets::single(
+                shared::signature::WebhookSecret::new(SECRET).unwrap(),
+            )),
             outcomes: OutcomeRule::default(),
             lease: LEASE,
             entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),
@@ -529,7 +541,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_refusal_rejects_the_request_for_good() {
-        for status in [400, 401, 409, 422] {
+        for status in [400, 403, 409, 422] {
             let d = dispatcher();
             let id = given_request(&d, 10099).await;
             d.sender.answer([status]);
@@ -550,8 +562,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn timeouts_throttling_and_not_yet_known_are_transient() {
-        for status in [404, 408, 429, 500, 502, 504] {
+    async fn timeouts_throttling_rotation_and_not_yet_known_are_transient() {
+        for status in [401, 404, 408, 429, 500, 502, 504] {
             let d = dispatcher();
             let id = given_request(&d, 10099).await;
             d.sender.answer([status]);
@@ -561,6 +573,49 @@ mod tests {
                 RequestStatus::Pending
             );
         }
+    }
+
+    /// The merchant's secret, which an operator rotates.
+    #[derive(Debug, Default)]
+    struct Rotated(std::sync::Mutex<Option<WebhookSecrets>>);
+
+    impl shared::secrets::SecretSource for Rotated {
+        fn read(
+            &self,
+        ) -> shared::transport::BoxFuture<'_, Result<WebhookSecrets, shared::config::ConfigError>>
+        {
+            let secrets = self.0.lock().unwrap().clone().unwrap();
+            Box::pin(std::future::ready(Ok(secrets)))
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_401_the_secrets_are_read_again_and_the_retry_signs_with_the_new_one() {
+        let d = dispatcher();
+        let secret = |raw: &str| shared::signature::WebhookSecret::new(raw).unwrap();
+        let source = std::sync::Arc::new(Rotated::default());
+        *source.0.lock().unwrap() = Some(WebhookSecrets::single(secret(SECRET_STR)));
+        let loaded_at = d.clock.now().timestamp() - LiveSecrets::REREAD_AFTER_SECS;
+        let d = Dispatcher {
+            secret: LiveSecrets::load(source.clone(), loaded_at).await.unwrap(),
+            ..d
+        };
+        let id = given_request(&d, 10099).await;
+        *source.0.lock().unwrap() = Some(WebhookSecrets::new(
+            secret("the-rotated-webhook-secret"),
+            Some(secret(SECRET_STR)),
+        ));
+        d.sender.answer([401]);
+        assert!(d.dispatch(event(id)).await.is_err());
+        d.dispatch(event(id)).await.unwrap();
+
+        let sent = d.sender.sent();
+        let now = d.clock.now().timestamp();
+        let verifies = |webhook: &SignedWebhook, with: &[u8]| {
+            shared::signature::verify(with, Some(&webhook.signature), &webhook.body, now).is_ok()
+        };
+        assert!(verifies(&sent[0], SECRET));
+        assert!(verifies(&sent[1], b"the-rotated-webhook-secret"));
     }
 
     #[tokio::test]

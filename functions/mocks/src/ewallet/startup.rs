@@ -64,7 +64,7 @@ pub fn cancel_service(
 pub fn dispatcher(
     sdk: &SdkConfig,
     config: DispatcherConfig,
-    secret: shared::signature::WebhookSecrets,
+    secret: shared::secrets::LiveSecrets,
 ) -> Result<Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender>, CallError> {
     Ok(Dispatcher {
         repo: requests(sdk, config.requests_table),

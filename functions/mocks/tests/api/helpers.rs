@@ -134,7 +134,9 @@ impl TestApp {
             })
             .unwrap(),
             clock: SystemClock,
-            secret: shared::signature::WebhookSecrets::single(WebhookSecret::new(SECRET).unwrap()),
+            secret: shared::secrets::LiveSecrets::fixed(shared::signature::WebhookSecrets::single(
+                WebhookSecret::new(SECRET).unwrap(),
+            )),
             outcomes: OutcomeRule::default(),
             lease: mocks::ewallet::dispatcher::LEASE,
             entropy: std::sync::Arc::new(shared::entropy::SystemEntropy),

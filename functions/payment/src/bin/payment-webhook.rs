@@ -8,7 +8,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     shared::metrics::init("payment")?;
     let config = payment::WebhookConfig::from_env()?;
     let sdk = shared::aws::sdk_config();
-    let secret = shared::secrets::webhook_secrets(&sdk, "WEBHOOK_SECRET_ARN").await?;
+    let source = shared::secrets::SecretsManager::new(&sdk, "WEBHOOK_SECRET_ARN")?;
+    let now = shared::Clock::now(&shared::SystemClock).timestamp();
+    let secret = shared::secrets::LiveSecrets::load(std::sync::Arc::new(source), now).await?;
     let deps = webhook_deps(&sdk, config, secret, retry_settings())?;
     shared::http::run(|request, correlation_id| {
         payment::webhook::handle(&deps, request, correlation_id)

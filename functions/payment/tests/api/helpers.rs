@@ -349,7 +349,7 @@ pub async fn spawn_app() -> TestApp {
             ewallet_api_url: base,
             ewallet_api_key: ApiKey::new(local_env("EWALLET_API_KEY")).unwrap(),
         },
-        secrets,
+        shared::secrets::LiveSecrets::fixed(secrets),
         fast_retries(),
     )
     .unwrap();
