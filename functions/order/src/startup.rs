@@ -13,6 +13,13 @@ use crate::{
     reconciler::ReconcilerDeps,
 };
 
+/// Checkout's and the reconciler's calls to the payment service: the defaults (attempts
+/// of at most 5 s), each cut to what is left of the caller's budget (`within`). The
+/// simulation uses these too.
+pub fn payments_retry_settings() -> RetrySettings {
+    RetrySettings::default()
+}
+
 pub fn order_deps(
     sdk: &SdkConfig,
     config: OrderConfig,
@@ -40,7 +47,7 @@ pub fn checkout_deps(
         repo: DynamoDbOrderRepository::new(Client::new(sdk), config.orders_table),
         // Signed as the function's role: the internal API is IAM-authorized.
         payments: HttpPayments::new(
-            ServiceClient::new(sdk, RetrySettings::default())?,
+            ServiceClient::new(sdk, payments_retry_settings())?,
             config.internal_api_url,
         ),
         clock: SystemClock,
@@ -58,7 +65,7 @@ pub fn reconciler_deps(
     Ok(ReconcilerDeps {
         orders: order_deps(sdk, config.orders),
         payments: HttpPayments::new(
-            ServiceClient::new(sdk, RetrySettings::default())?,
+            ServiceClient::new(sdk, payments_retry_settings())?,
             config.internal_api_url,
         ),
     })

@@ -154,7 +154,9 @@ impl System {
 
         let dispatcher = Arc::new(Dispatcher {
             repo: requests.clone(),
-            sender: HttpWebhookSender::over(client(RetrySettings::default())),
+            sender: HttpWebhookSender::over(client(
+                mocks::ewallet::startup::dispatcher_retry_settings(),
+            )),
             clock: clock(),
             secret: dispatcher_secret.clone(),
             outcomes: OutcomeRule::default(),
@@ -190,7 +192,10 @@ impl System {
                 http_function!(
                     CheckoutDeps {
                         repo: orders.clone(),
-                        payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
+                        payments: HttpPayments::new(
+                            client(order::startup::payments_retry_settings()),
+                            INTERNAL
+                        ),
                         clock: clock(),
                         payment_deadline,
                     },
@@ -290,7 +295,10 @@ impl System {
         ];
         let reconciler = Arc::new(ReconcilerDeps {
             orders: order_deps,
-            payments: HttpPayments::new(client(RetrySettings::default()), INTERNAL),
+            payments: HttpPayments::new(
+                client(order::startup::payments_retry_settings()),
+                INTERNAL,
+            ),
         });
         // The fulfilment half draws from its own stream (built last, so the payment half's
         // draws stay as they were).

@@ -61,6 +61,13 @@ pub fn cancel_service(
     }
 }
 
+/// The webhook's delivery: the defaults (4 attempts of at most 5 s, backoff up to 2 s) end
+/// within the function's 30 s timeout and well within the lease. The simulation uses
+/// these too.
+pub fn dispatcher_retry_settings() -> RetrySettings {
+    RetrySettings::default()
+}
+
 pub fn dispatcher(
     sdk: &SdkConfig,
     config: DispatcherConfig,
@@ -68,9 +75,7 @@ pub fn dispatcher(
 ) -> Result<Dispatcher<DynamoDbEwalletRequests, HttpWebhookSender>, CallError> {
     Ok(Dispatcher {
         repo: requests(sdk, config.requests_table),
-        // The defaults (4 attempts of at most 5 s, backoff up to 2 s) end within the
-        // function's 30 s timeout and well within the lease.
-        sender: HttpWebhookSender::new(RetrySettings::default())?,
+        sender: HttpWebhookSender::new(dispatcher_retry_settings())?,
         clock: SystemClock,
         secret,
         outcomes: config.outcomes,
