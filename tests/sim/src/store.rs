@@ -1,7 +1,8 @@
-//! DynamoDB's faults around the in-memory stores: a call that fails before it is applied,
-//! and a write that is applied but whose answer is lost, after which the SDK retries it
-//! (the caller sees the retry's answer) or gives up (the caller sees an error). The
-//! checker runs after every write that was applied.
+//! DynamoDB around the in-memory stores: each call takes 2 to 12 ms (a slow one up to 1 s),
+//! split around the instant it applies. Its faults: a call that fails before it is
+//! applied, and a write that is applied but whose answer is lost, after which the SDK
+//! retries it (the caller sees the retry's answer) or gives up (the caller sees an error).
+//! The checker runs after every write that was applied.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,6 +61,9 @@ impl<T: Send + Sync> Faulty<T> {
                 .log(format!("fault {}.{op}: unavailable", self.name));
             return Err(injected("store unavailable"));
         }
+        // A read applies as its answer leaves: it returns the state at the end of its call.
+        let (before, after) = self.world.store_latency();
+        tokio::time::sleep(before + after).await;
         call.await
     }
 
@@ -73,9 +77,12 @@ impl<T: Send + Sync> Faulty<T> {
                 .log(format!("fault {}.{op}: unavailable", self.name));
             return Err(injected("store unavailable"));
         }
+        let (before, after) = self.world.store_latency();
+        tokio::time::sleep(before).await;
         let first = call().await;
         (self.check)();
         self.world.writes.notify_one();
+        tokio::time::sleep(after).await;
         let Ok(answer) = first else {
             return first;
         };

@@ -64,6 +64,9 @@ pub struct FaultPlan {
     pub index_lag: f64,
     /// API Gateway throttles a call: 429 without invoking the function.
     pub throttled: f64,
+    /// A DynamoDB call is slow (100 ms to 1 s instead of 2 to 12 ms): a hot partition, or
+    /// the SDK's own retries of a throttled call. From the stores' stream.
+    pub store_slow: f64,
 }
 
 impl FaultPlan {
@@ -115,7 +118,7 @@ impl FaultPlan {
     }
 
     /// Each rate-valued class by name.
-    fn rates(&self) -> [(&'static str, f64); 18] {
+    fn rates(&self) -> [(&'static str, f64); 19] {
         [
             ("gateway_unavailable", self.gateway_unavailable),
             ("answer_lost", self.answer_lost),
@@ -135,6 +138,7 @@ impl FaultPlan {
             ("ses_fails", self.ses_fails),
             ("index_lag", self.index_lag),
             ("throttled", self.throttled),
+            ("store_slow", self.store_slow),
         ]
     }
 
@@ -173,6 +177,7 @@ impl FaultPlan {
             "ses_fails" => &mut self.ses_fails,
             "index_lag" => &mut self.index_lag,
             "throttled" => &mut self.throttled,
+            "store_slow" => &mut self.store_slow,
             "sns_outage" => {
                 self.sns_outage = None;
                 return;
@@ -235,6 +240,8 @@ pub struct World {
     /// Index entries that lag: until when a query by the index still sees the old entry,
     /// and that entry's sort key (ms), if the item was in the index before.
     lagging: Mutex<std::collections::BTreeMap<String, (tokio::time::Instant, Option<i64>)>>,
+    /// DynamoDB's latencies, a stream of their own.
+    stores: Mutex<StdRng>,
     /// The draws of the classes modelled last (index lag, throttling), a stream of their
     /// own: the older classes' draws stay what they were.
     later: Mutex<StdRng>,
@@ -289,6 +296,10 @@ impl World {
                 .then(|| Duration::from_secs(rotations.random_range(0..=60))),
             previous_dropped: Duration::from_secs(rotations.random_range(30..=120)),
         });
+        let mut stores = StdRng::seed_from_u64(seed ^ 0x5EED_D1A0_0B00_0007);
+        if stores.random_bool(0.5) {
+            faults.store_slow = stores.random_range(0.01..0.1);
+        }
         for class in off {
             faults.switch_off(class);
         }
@@ -337,6 +348,7 @@ impl World {
             gave_up: Mutex::default(),
             lagging: Mutex::default(),
             later: Mutex::new(later),
+            stores: Mutex::new(stores),
             fast_ewallet,
             secret: Mutex::new(shared::signature::WebhookSecrets::single(secret(
                 FIRST_SECRET,
@@ -473,6 +485,23 @@ impl World {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 
+    /// One DynamoDB call's time, as (before it applies, after it applies until the caller
+    /// has the answer).
+    pub fn store_latency(&self) -> (Duration, Duration) {
+        let slow = self.faults().store_slow;
+        let mut stores = lock(&self.stores);
+        let ms = if slow > 0.0 && stores.random_bool(slow) {
+            stores.random_range(100..=1_000)
+        } else {
+            stores.random_range(2..=12)
+        };
+        let before = stores.random_range(0..=ms);
+        (
+            Duration::from_millis(before),
+            Duration::from_millis(ms - before),
+        )
+    }
+
     /// Is SNS in its outage window now?
     pub fn sns_down(&self) -> bool {
         self.faults()
@@ -480,12 +509,13 @@ impl World {
             .is_some_and(|(from, length)| (from..from + length).contains(&self.elapsed()))
     }
 
-    /// A caller's attempt ended while `function` still ran for it.
-    /// Counted; with no slow calls in the seed, a callee that outlives its caller's wait did
+    /// A caller's attempt ended while `function` still ran for it. Counted; with no slow
+    /// hop nor slow DynamoDB call in the seed, a callee that outlives its caller's wait did
     /// not keep to the deadline it was given: the budgets do not nest, a violation.
     pub fn gave_up_on(&self, function: &'static str) {
         self.log(format!("a caller gave up on {function} while it still ran"));
-        if self.faults().slow_call <= 0.0 {
+        let faults = self.faults();
+        if faults.slow_call <= 0.0 && faults.store_slow <= 0.0 {
             self.violation(format!(
                 "a caller gave up on {function} while it still ran, with no slow call in the seed: the budgets do not nest"
             ));

@@ -32,10 +32,11 @@ fn holds_without(seed: u64, off: &[&str], story: &[&str]) {
 /// retried it; the retry met the claim itself and read "busy", so the webhook was never sent
 /// (the e-wallet request stayed Sending). Fixed by letting a claim's own token satisfy its
 /// condition (the contract case `a_claim_repeated_with_its_own_token_still_holds` keeps it).
+/// Seed 9 tells that story now: a retried claim, then the delivery.
 #[test]
 fn a_retried_claim_is_not_read_as_another_firings() {
     holds(
-        7,
+        9,
         &[
             "ewallet_requests.claim: applied, answer lost, the SDK retries",
             "Delivered",
@@ -120,22 +121,34 @@ fn a_paid_order_whose_process_write_fails_is_still_fulfilled() {
     );
 }
 
-/// Seed 1: payment-request was slow. Checkout's 5 s client attempt told payment-request it
-/// had 5 s, but checkout's own budget for the call ended 4.4 s sooner: it stopped waiting
-/// while payment-request still worked (and could still create the payment) for a caller that
-/// had gone. Fixed by `shared::client::within`, which cuts each attempt, and the deadline it
-/// sends, to what is left of the caller's budget; payment-request then answers 503 in time.
+/// Seed 64 (first found as 1 before DynamoDB had latency), shrunk to 8 of its 15 classes:
+/// payment-request's 5 s client attempt told the mock e-wallet it had 5 s, but
+/// payment-request's own budget for the e-wallet ended 1.3 s sooner: it stopped waiting
+/// while the e-wallet still worked (and could still take the request) for a caller that had
+/// gone. Checkout did the same to payment-request in other seeds. Fixed by
+/// `shared::client::within`, which cuts each attempt, and the deadline it sends, to what is
+/// left of the caller's budget: the caller now stops at the deadline it sent.
 #[test]
 fn a_caller_waits_for_as_long_as_the_deadline_it_sends() {
-    holds(
-        1,
+    holds_without(
+        64,
         &[
-            "order-checkout POST /api/v1/users/00000000-0000-0000-3c25-aa000c3f0b5d/orders/7a936747-f802-5ff3-9916-869a4bec0d45/checkout -> 503",
+            "ewallet_refuses",
+            "publish_fails",
+            "sns_duplicate",
+            "sqs_duplicate",
+            "index_lag",
+            "sns_outage",
+            "rotation",
+        ],
+        &[
+            "a caller gave up on ewallet-payment-request while it still ran",
+            "payment-request POST /api/internal/v1/users/00000000-0000-0000-1615-65be5cec74d8/payments -> 503",
         ],
     );
 }
 
-/// Seed 57 (first found as 76), shrunk to 9 of its 13 classes, once global secondary
+/// Seed 208 (first found as 76), shrunk to 7 of its 11 classes, once global secondary
 /// indexes could lag: the e-wallet's webhook came before the byExternalId index showed the
 /// e-wallet's id that payment-request had stored. The webhook fell back to our reference,
 /// found the id already stored and answered 404, so the e-wallet retried a decided payment.
@@ -143,14 +156,9 @@ fn a_caller_waits_for_as_long_as_the_deadline_it_sends() {
 #[test]
 fn a_webhook_that_beats_the_index_is_applied() {
     holds_without(
-        57,
-        &[
-            "ewallet_refuses",
-            "publish_fails",
-            "sqs_duplicate",
-            "ses_fails",
-        ],
-        &["the index does not show 05062e01-80d7-4745-903f-0a402750e663 yet"],
+        208,
+        &["publish_fails", "ses_fails", "store_slow", "clock_skew"],
+        &["the index does not show bc8601f2-3ec5-4817-a760-ff611213f7cc yet"],
     );
 }
 
@@ -184,7 +192,7 @@ fn a_webhook_signed_with_a_rotated_secret_is_accepted_by_a_warm_instance() {
         &[
             "operator: webhook secret rotated: the new one is current",
             "ewallet-webhook-dispatcher: a new instance reads the secret",
-            "54.051s payment-webhook POST /api/v1/payments/webhook -> 200",
+            r#"ewallet-webhook-dispatcher {"paymentRequestId":"75131866-4a8a-46dc-b7cb-be55a05a013e"} -> Some(Ok(Delivered"#,
         ],
     );
 }

@@ -184,25 +184,46 @@ async fn when_the_receiver_is_down_the_firing_fails_and_a_later_firing_delivers(
 }
 
 #[tokio::test]
-async fn a_receiver_refusing_with_401_rejects_the_request_and_nothing_is_posted_again() {
+async fn a_receiver_refusing_for_good_rejects_the_request_and_nothing_is_posted_again() {
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
-    receiver.answer([401]);
+    receiver.answer([403]);
     let id = app.given_request(10099, &receiver.url).await;
     let dispatcher = app.dispatcher();
 
     let done = dispatcher.dispatch(event(id)).await.unwrap();
 
-    assert_eq!(done, Dispatched::Rejected { status: 401 });
+    assert_eq!(done, Dispatched::Rejected { status: 403 });
     let item = app.raw_item(&id.to_string()).await.unwrap();
     assert_eq!(text(&item, "status"), "Rejected");
-    assert_eq!(text(&item, "rejectedStatus"), "401");
+    assert_eq!(text(&item, "rejectedStatus"), "403");
 
     assert_eq!(
         dispatcher.dispatch(event(id)).await.unwrap(),
         Dispatched::AlreadySettled
     );
     assert_eq!(receiver.posts(), 1);
+}
+
+/// A 401 may be a rotation under way at the receiver: the firing fails, so Lambda retries
+/// it, and the retry delivers.
+#[tokio::test]
+async fn a_receiver_answering_401_gets_the_webhook_again_from_the_retry() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    receiver.answer([401]);
+    let id = app.given_request(10099, &receiver.url).await;
+    let dispatcher = app.dispatcher();
+
+    assert!(dispatcher.dispatch(event(id)).await.is_err());
+    let item = app.raw_item(&id.to_string()).await.unwrap();
+    assert_eq!(text(&item, "status"), "Pending");
+
+    assert!(matches!(
+        dispatcher.dispatch(event(id)).await.unwrap(),
+        Dispatched::Delivered { .. }
+    ));
+    assert_eq!(receiver.posts(), 2);
 }
 
 #[tokio::test]
