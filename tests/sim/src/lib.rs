@@ -100,6 +100,15 @@ async fn simulate(seed: u64, verbose: bool, off: &[&str]) -> Report {
     if world.chaos() > Duration::from_secs(120) {
         faults = format!("{faults} chaos={}s", world.chaos().as_secs());
     }
+    for (on, class) in [
+        (world.fast_ewallet, "fast_ewallet"),
+        (world.racing_ewallet, "racing_ewallet"),
+        (world.rotation.is_some(), "rotation"),
+    ] {
+        if on {
+            faults = format!("{faults} {class}");
+        }
+    }
     world.log(format!("seed {seed}: faults {faults}"));
     let classes = world.classes();
     let stores = Arc::new(Stores::default());

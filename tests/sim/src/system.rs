@@ -171,9 +171,15 @@ impl System {
         let Ok(notification_uri) = NotificationUri::parse(&webhook_url) else {
             unreachable!("the webhook URL is an https URL")
         };
-        let fastest = if world.fast_ewallet { 0 } else { 3 };
-        let Ok(delays) = DelayRange::new(fastest, 10) else {
-            unreachable!("0 or 3 ..= 10 s is a delay range")
+        let deadline_secs = u32::try_from(template().parameter("PaymentDeadlineSeconds"))
+            .unwrap_or_else(|_| unreachable!("the template bounds the deadline to a day"));
+        let (fastest, slowest) = match (world.racing_ewallet, world.fast_ewallet) {
+            (true, _) => (deadline_secs.saturating_sub(15), deadline_secs + 15),
+            (false, true) => (0, 10),
+            (false, false) => (3, 10),
+        };
+        let Ok(delays) = DelayRange::new(fastest, slowest) else {
+            unreachable!("a delay range within a day")
         };
 
         let route = |method: &str, path: &str, function, handler| Route {

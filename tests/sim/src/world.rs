@@ -252,6 +252,9 @@ pub struct World {
     /// The e-wallet answers by webhook after 0 to 10 s (as `make stress` and the
     /// end-to-end tests run it) instead of 3 to 10 s, in a quarter of the seeds.
     pub fast_ewallet: bool,
+    /// The e-wallet answers 15 s either side of the payment deadline, in an eighth of the
+    /// seeds: its webhook races the reconciler's cancel.
+    pub racing_ewallet: bool,
     /// Woken after every applied write (the processes table's stream listens).
     pub writes: tokio::sync::Notify,
     trace: Mutex<Vec<String>>,
@@ -296,6 +299,8 @@ impl World {
                 .then(|| Duration::from_secs(rotations.random_range(0..=60))),
             previous_dropped: Duration::from_secs(rotations.random_range(30..=120)),
         });
+        // Drawn after the rotation, from its stream, so the rotations stay as they were.
+        let mut racing_ewallet = rotations.random_bool(0.125);
         let mut stores = StdRng::seed_from_u64(seed ^ 0x5EED_D1A0_0B00_0007);
         if stores.random_bool(0.5) {
             faults.store_slow = stores.random_range(0.01..0.1);
@@ -305,6 +310,9 @@ impl World {
         }
         if off.contains(&"rotation") {
             rotation = None;
+        }
+        if off.contains(&"racing_ewallet") {
+            racing_ewallet = false;
         }
         let epoch = Utc
             .with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
@@ -350,6 +358,7 @@ impl World {
             later: Mutex::new(later),
             stores: Mutex::new(stores),
             fast_ewallet,
+            racing_ewallet,
             secret: Mutex::new(shared::signature::WebhookSecrets::single(secret(
                 FIRST_SECRET,
             ))),
@@ -377,6 +386,9 @@ impl World {
         }
         if self.rotation.is_some() {
             classes.push("rotation");
+        }
+        if self.racing_ewallet {
+            classes.push("racing_ewallet");
         }
         classes
     }

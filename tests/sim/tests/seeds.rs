@@ -157,7 +157,13 @@ fn a_caller_waits_for_as_long_as_the_deadline_it_sends() {
 fn a_webhook_that_beats_the_index_is_applied() {
     holds_without(
         208,
-        &["publish_fails", "ses_fails", "store_slow", "clock_skew"],
+        &[
+            "publish_fails",
+            "ses_fails",
+            "store_slow",
+            "clock_skew",
+            "racing_ewallet",
+        ],
         &["the index does not show bc8601f2-3ec5-4817-a760-ff611213f7cc yet"],
     );
 }
