@@ -1,5 +1,6 @@
-//! Secrets read once per cold start from Secrets Manager, never from function
-//! configuration (where anyone allowed to read the function's settings would see them).
+//! Secrets read from Secrets Manager at each cold start (and again when they no longer
+//! fit, see `LiveSecrets`), never from function configuration, where anyone allowed to
+//! read the function's settings would see them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
