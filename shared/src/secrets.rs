@@ -103,6 +103,9 @@ struct Held {
 impl LiveSecrets {
     /// The shortest time between two reads.
     pub const REREAD_AFTER_SECS: i64 = 10;
+    /// The most a read again may take: it runs inside a request, whose later calls budget
+    /// what is left of the invocation.
+    pub const REREAD_CAP: std::time::Duration = std::time::Duration::from_secs(1);
 
     /// Reads the secrets once, at `now` (unix seconds).
     pub async fn load(source: Arc<dyn SecretSource>, now: i64) -> Result<Self, ConfigError> {
@@ -147,7 +150,8 @@ impl LiveSecrets {
             }
             held.read_at = now;
         }
-        match self.source.read().await {
+        let read = crate::client::within(Self::REREAD_CAP, self.source.read()).await;
+        match read.unwrap_or_else(|_| Err(ConfigError::invalid("webhook secret", TooSlow))) {
             Ok(secrets) => {
                 self.held().secrets = secrets;
                 tracing::info!("webhook secrets read again");
@@ -185,6 +189,10 @@ impl LiveSecrets {
 #[derive(Debug, thiserror::Error)]
 #[error("the secret has no string value")]
 struct NotAString;
+
+#[derive(Debug, thiserror::Error)]
+#[error("no answer within {:?}", LiveSecrets::REREAD_CAP)]
+struct TooSlow;
 
 #[cfg(test)]
 mod tests {
@@ -241,6 +249,32 @@ mod tests {
         }
         // The cold start's read, and one more.
         assert_eq!(source.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    /// A Secrets Manager that never answers a read again.
+    #[derive(Debug)]
+    struct Hangs(WebhookSecrets, std::sync::atomic::AtomicBool);
+
+    impl SecretSource for Hangs {
+        fn read(&self) -> BoxFuture<'_, Result<WebhookSecrets, ConfigError>> {
+            if self.1.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Box::pin(std::future::pending());
+            }
+            Box::pin(std::future::ready(Ok(self.0.clone())))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_again_that_hangs_ends_at_its_cap_and_keeps_the_secrets_held() {
+        let source = Hangs(
+            WebhookSecrets::single(secret(OLD)),
+            std::sync::atomic::AtomicBool::new(false),
+        );
+        let live = LiveSecrets::load(Arc::new(source), 1_000).await.unwrap();
+        let began = tokio::time::Instant::now();
+        assert!(!live.refresh(1_100).await);
+        assert_eq!(began.elapsed(), LiveSecrets::REREAD_CAP);
+        assert_eq!(live.current().expose(), OLD.as_bytes());
     }
 
     #[tokio::test]
