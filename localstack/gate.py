@@ -17,7 +17,21 @@ invocation `ms` late (a slow callee), `fail` answers 502 after `ms` without forw
 invocation that never ran), `lose` forwards it and answers 502 instead of its answer (work
 done, answer lost). A rule applies to the next `times` invocations of that function whose
 payload contains `match` (an order id, say), so tests running at once do not disturb each
-other. `GET /_faults` lists the rules with how often each applied."""
+other. `GET /_faults` lists the rules with how often each applied.
+
+What it mirrors of Lambda: a function has `--max-in-flight` instances (watch's
+`--concurrency`, so nothing waits inside watch, where the gate could not see it). An
+invocation waits here, in arrival order, for a free instance, standing in for Lambda's
+scale-out. MiniStack counts that wait against the function's Timeout, as Lambda would if it
+had to wait, and sends the deadline (`X-Amzn-Lambda-Deadline-Ms`). An invocation that has
+not started when less than `--start-margin-ms` of its time is left is refused as Lambda
+refuses one past its concurrency (429 TooManyRequestsException) and never runs: its caller
+is answered (MiniStack turns the refusal into a 502 for API Gateway, a retry for an async
+invoke, a redelivery for a queue) and nothing runs after that answer. A `hold` fault that
+would end past that point is refused the same way. `GET /_stats` counts, per function,
+what was forwarded, what was refused, what started after its deadline (a ghost: always 0)
+and what answered after it (the work was done; the caller had been told it timed out;
+Lambda would have stopped it)."""
 
 import argparse
 import collections
@@ -42,20 +56,30 @@ class FifoGate:
         self.waiting = collections.deque()
         self.lock = threading.Condition()
 
-    def __enter__(self):
+    def acquire(self, timeout=None):
+        """Waits for a place, at most `timeout` seconds (None: for ever); whether it got in."""
         with self.lock:
             ticket = object()
             self.waiting.append(ticket)
-            self.lock.wait_for(lambda: self.waiting[0] is ticket and self.inside < self.limit)
-            self.waiting.popleft()
-            self.inside += 1
+            got_in = self.lock.wait_for(
+                lambda: self.waiting[0] is ticket and self.inside < self.limit, timeout)
+            self.waiting.remove(ticket)
+            if got_in:
+                self.inside += 1
             self.lock.notify_all()
-        return self
+            return got_in
 
-    def __exit__(self, *exc):
+    def release(self):
         with self.lock:
             self.inside -= 1
             self.lock.notify_all()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
 
 class Gates:
@@ -107,17 +131,54 @@ class Faults:
             return [dict(rule) for rule in self.rules]
 
 
-def handler(upstream, gates, timeout, faults=None):
+class Stats:
+    """Per function: forwarded, refused, started late (ghosts), answered late."""
+
+    KINDS = ("forwarded", "refused", "started_late", "answered_late")
+
+    def __init__(self):
+        self.counts = {}
+        self.lock = threading.Lock()
+
+    def count(self, function, kind):
+        with self.lock:
+            counts = self.counts.setdefault(function, dict.fromkeys(self.KINDS, 0))
+            counts[kind] += 1
+
+    def listed(self):
+        with self.lock:
+            return {function: dict(counts) for function, counts in self.counts.items()}
+
+
+THROTTLED = json.dumps({
+    "__type": "TooManyRequestsException",
+    "Reason": "ConcurrentInvocationLimitExceeded",
+    "message": "Rate Exceeded: no instance of the function was free before its timeout; it never ran",
+}).encode()
+
+
+def deadline_of(headers):
+    """The invocation's deadline (epoch seconds) as MiniStack sends it, or None."""
+    try:
+        return int(headers.get("x-amzn-lambda-deadline-ms", "")) / 1000
+    except ValueError:
+        return None
+
+
+def handler(upstream, gates, timeout, faults=None, stats=None, start_margin=1.0):
     target = urllib.parse.urlsplit(upstream)
     faults = faults if faults is not None else Faults()
+    stats = stats if stats is not None else Stats()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self):
-            if self.path != "/_faults":
-                return self.answer(404, b'{"message":"not found"}')
-            self.answer(200, json.dumps(faults.listed()).encode())
+            if self.path == "/_faults":
+                return self.answer(200, json.dumps(faults.listed()).encode())
+            if self.path == "/_stats":
+                return self.answer(200, json.dumps(stats.listed()).encode())
+            self.answer(404, b'{"message":"not found"}')
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -131,25 +192,46 @@ def handler(upstream, gates, timeout, faults=None):
                 return self.answer(404, b'{"message":"only the Lambda Invoke API goes through the gate"}')
             function = self.path[len(INVOKE_PATH):].split("/", 1)[0]
             headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED}
+            deadline = deadline_of(self.headers)
+            # The last instant it may start, so that nothing runs after its caller's answer.
+            last_start = deadline - start_margin if deadline is not None else None
             fault = faults.take(function, body)
             if fault:
-                time.sleep(fault["ms"] / 1000)
+                held = fault["ms"] / 1000
+                if fault["action"] == "hold" and last_start is not None and time.time() + held > last_start:
+                    time.sleep(max(0.0, last_start - time.time()))
+                    return self.refuse(function)
+                time.sleep(held)
                 if fault["action"] == "fail":
                     return self.answer(502, b'{"message":"fault injected: the invocation never ran"}')
-            with gates[function]:
-                try:
-                    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
-                    connection.request("POST", self.path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    payload = response.read()
-                    kept = [(k, v) for k, v in response.getheaders()
-                            if k.lower() not in ("content-length", "transfer-encoding", "connection")]
-                    connection.close()
-                except OSError as e:
-                    return self.answer(502, f'{{"message":"cargo lambda watch did not answer: {e}"}}'.encode())
+            wait = None if last_start is None else max(0.0, last_start - time.time())
+            gate = gates[function]
+            if not gate.acquire(wait):
+                return self.refuse(function)
+            try:
+                if deadline is not None and time.time() >= deadline:
+                    stats.count(function, "started_late")
+                stats.count(function, "forwarded")
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
+                connection.request("POST", self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                kept = [(k, v) for k, v in response.getheaders()
+                        if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+                connection.close()
+            except OSError as e:
+                return self.answer(502, f'{{"message":"cargo lambda watch did not answer: {e}"}}'.encode())
+            finally:
+                gate.release()
+            if deadline is not None and time.time() > deadline:
+                stats.count(function, "answered_late")
             if fault and fault["action"] == "lose":
                 return self.answer(502, b'{"message":"fault injected: the answer was lost"}')
             self.answer(response.status, payload, kept)
+
+        def refuse(self, function):
+            stats.count(function, "refused")
+            self.answer(429, THROTTLED, [("x-amzn-errortype", "TooManyRequestsException")])
 
         def answer(self, status, payload, headers=()):
             self.send_response(status)
@@ -174,20 +256,23 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 1024
 
 
-def serve(listen, upstream, limit, timeout=900):
+def serve(listen, upstream, limit, timeout=900, start_margin=1.0):
     host, port = listen.rsplit(":", 1)
-    return Server((host, int(port)), handler(upstream, Gates(limit), timeout))
+    return Server((host, int(port)), handler(upstream, Gates(limit), timeout, start_margin=start_margin))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listen", default="127.0.0.1:9001")
     parser.add_argument("--upstream", default="http://127.0.0.1:9000")
-    parser.add_argument("--max-in-flight", type=int, default=32,
-                        help="invocations per function at once (watch stalls at 100 queued)")
+    parser.add_argument("--max-in-flight", type=int, default=2,
+                        help="instances per function: watch's --concurrency (watch stalls at 100 queued)")
+    parser.add_argument("--start-margin-ms", type=int, default=1000,
+                        help="an invocation that has not started this close to its deadline is refused")
     args = parser.parse_args()
-    server = serve(args.listen, args.upstream, args.max_in_flight)
-    print(f"[gate] {args.listen} -> {args.upstream}, at most {args.max_in_flight} in flight per function", flush=True)
+    server = serve(args.listen, args.upstream, args.max_in_flight, start_margin=args.start_margin_ms / 1000)
+    print(f"[gate] {args.listen} -> {args.upstream}, at most {args.max_in_flight} in flight per function,"
+          f" refused {args.start_margin_ms} ms before its deadline if not started", flush=True)
     server.serve_forever()
 
 

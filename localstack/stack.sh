@@ -4,7 +4,8 @@
 #   template.yaml deployed to it through CloudFormation (localstack/deploy.py), and
 #   `cargo lambda watch` (Lambda Invoke API, hot reload) on 127.0.0.1:9000, to which
 #   MiniStack forwards every invocation of a function through localstack/gate.py on
-#   127.0.0.1:9001 (at most 32 in flight per function: watch stalls at 100 queued).
+#   127.0.0.1:9001 (as many in flight per function as watch runs instances; the rest wait
+#   there, and one that cannot start before its deadline is refused, as Lambda throttles).
 #
 #   stack.sh run     install what is missing, start everything, seed, wait; Ctrl-C stops it
 #   stack.sh up      the same, but return once it is up (used by tests)
@@ -127,7 +128,7 @@ up() {
     say "invocation gate already running on 127.0.0.1:$gate_port"
   else
     start gate python localstack/gate.py --listen "127.0.0.1:$gate_port" \
-      --upstream "http://127.0.0.1:$invoke_port" --max-in-flight "${MAX_IN_FLIGHT:-32}"
+      --upstream "http://127.0.0.1:$invoke_port" --max-in-flight "${LAMBDA_CONCURRENCY:-2}"
     wait_for "$gate_port" gate "$pids/gate.pid"
   fi
 

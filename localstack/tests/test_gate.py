@@ -67,10 +67,11 @@ class Gate(unittest.TestCase):
         self.gate.shutdown()
         self.upstream.server.shutdown()
 
-    def invoke(self, function, n, answers):
+    def invoke(self, function, n, answers, deadline=None):
+        headers = {"x-amzn-lambda-deadline-ms": str(int(deadline * 1000))} if deadline else {}
         request = urllib.request.Request(
             f"{self.url}/2015-03-31/functions/{function}/invocations",
-            data=json.dumps({"n": n}).encode(), method="POST")
+            data=json.dumps({"n": n}).encode(), method="POST", headers=headers)
         with urllib.request.urlopen(request, timeout=20) as response:
             answers.append((response.status, json.loads(response.read())))
 
@@ -122,10 +123,10 @@ class Gate(unittest.TestCase):
         with urllib.request.urlopen(request, timeout=5) as response:
             self.assertEqual(response.status, 201)
 
-    def status_of(self, function, n):
+    def status_of(self, function, n, deadline=None):
         answers = []
         try:
-            self.invoke(function, n, answers)
+            self.invoke(function, n, answers, deadline)
         except urllib.error.HTTPError as e:
             return e.code
         return answers[0][0]
@@ -149,6 +150,51 @@ class Gate(unittest.TestCase):
         started = time.monotonic()
         self.assertEqual(self.status_of("payment-request", 2), 200)
         self.assertGreaterEqual(time.monotonic() - started, 0.3)
+
+    def stats(self):
+        with urllib.request.urlopen(f"{self.url}/_stats", timeout=5) as response:
+            return json.loads(response.read())
+
+    def test_an_invocation_that_cannot_start_before_its_deadline_is_refused_and_never_runs(self):
+        # The gate's 3 instances of order-get are busy until released.
+        busy = [threading.Thread(target=self.invoke, args=("order-get", n, [])) for n in range(3)]
+        for call in busy:
+            call.start()
+        while len(self.upstream.order) < 3:
+            time.sleep(0.01)
+        started = time.time()
+        # 1.5 s to its deadline, less the gate's 1 s margin: refused after about 0.5 s.
+        status = self.status_of("order-get", 99, deadline=started + 1.5)
+        waited = time.time() - started
+        self.assertEqual(status, 429, "refused as Lambda throttles")
+        self.assertLess(waited, 1.5, "answered before its deadline")
+        self.assertGreaterEqual(waited, 0.4, "it waited for an instance first")
+        self.upstream.release.set()
+        for call in busy:
+            call.join(10)
+        time.sleep(0.3)  # room for a broken gate to forward it after all
+        self.assertNotIn(99, self.upstream.order, "a refused invocation never runs")
+        self.assertEqual(self.stats()["order-get"],
+                         {"forwarded": 3, "refused": 1, "started_late": 0, "answered_late": 0})
+
+    def test_one_that_gets_an_instance_in_time_runs_and_an_overrun_is_counted(self):
+        self.upstream.release.set()
+        self.assertEqual(self.status_of("order-get", 1, deadline=time.time() + 5), 200)
+        self.assertEqual(self.upstream.order, [1])
+        self.upstream.release.clear()
+        # Forwarded within its margin, answered after its deadline (the upstream holds it).
+        threading.Timer(1.6, self.upstream.release.set).start()
+        self.assertEqual(self.status_of("order-get", 2, deadline=time.time() + 1.5), 200)
+        self.assertEqual(self.stats()["order-get"],
+                         {"forwarded": 2, "refused": 0, "started_late": 0, "answered_late": 1})
+
+    def test_a_hold_that_would_end_past_the_deadline_is_refused_and_never_runs(self):
+        self.upstream.release.set()
+        self.fault({"function": "payment-request", "match": '"n": 5', "action": "hold", "ms": 5000})
+        started = time.time()
+        self.assertEqual(self.status_of("payment-request", 5, deadline=started + 2), 429)
+        self.assertLess(time.time() - started, 2)
+        self.assertEqual(self.upstream.order, [])
 
     def test_a_bad_fault_rule_is_refused(self):
         for rule in ({"function": "f", "match": "", "action": "fail"},

@@ -55,7 +55,7 @@ async fn a_payment_service_slower_than_checkouts_budget_and_a_retry_make_one_pay
     let order = common::given_order("Faults slow payment service", 10099).await;
     // Both tries of the first checkout's call (5 s each) are held past its 8 s budget: it
     // cannot know whether it paid. The held invocations still run, late.
-    common::inject("payment-request", &order.id.to_string(), "hold", 10_000, 2).await;
+    common::inject("payment-request", &order.id.to_string(), "hold", 6_000, 2).await;
 
     let first = checkout(&order).await;
     assert_ambiguous(&first);
@@ -76,6 +76,27 @@ async fn a_payment_service_slower_than_checkouts_budget_and_a_retry_make_one_pay
         1,
         "the e-wallet was asked once: {requests:?}"
     );
+}
+
+#[tokio::test]
+async fn a_checkout_that_could_not_start_before_its_timeout_is_refused_and_never_runs_later() {
+    let order = common::given_order("Faults checkout refused", 10099).await;
+    // No instance frees up within checkout's 10 s: the gate refuses it a second before its
+    // deadline, as Lambda throttles. Without that rule it ran 15 s in, after its answer.
+    common::inject("order-checkout", &order.id.to_string(), "hold", 15_000, 1).await;
+
+    let refused = checkout(&order).await.status().as_u16();
+    assert!(matches!(refused, 429 | 502), "{refused}");
+    tokio::time::sleep(Duration::from_secs(8)).await; // past the end of the hold
+    let view = common::order_view(&order).await;
+    assert_eq!(view["status"], "Created", "the refused checkout never ran: {view}");
+    assert_eq!(common::payments_of(&order).await, Vec::<Option<Value>>::new());
+    assert_eq!(common::ewallet_requests_of(&order).await, Vec::<Value>::new());
+
+    assert_eq!(checkout_as_a_user(&order).await, 202);
+    let view = common::final_view(&order, RECONCILED_WITHIN).await;
+    assert_eq!(view["status"], "PaymentSuccess");
+    assert_eq!(common::payments_of(&order).await.len(), 1);
 }
 
 #[tokio::test]
@@ -129,7 +150,7 @@ type Fault = (&'static str, &'static str, u64, u32);
 /// One fault per order, taking each step of the flow in turn.
 const SWEEP: &[Fault] = &[
     ("order-checkout", "lose", 0, 1),
-    ("payment-request", "hold", 10_000, 2),
+    ("payment-request", "hold", 6_000, 2),
     ("payment-request", "fail", 9_000, 2),
     ("payment-request", "lose", 0, 1),
     ("payment-request", "fail", 0, 10_000),

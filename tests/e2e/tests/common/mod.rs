@@ -139,8 +139,8 @@ pub async fn order_view(order: &order::Order) -> serde_json::Value {
 
 /// Has the invocation gate (localstack/gate.py) inject a fault into the next `times`
 /// invocations of `function` whose payload contains `matching` (an order id, say):
-/// `hold` forwards it `ms` late, `fail` answers 502 after `ms` without running it, `lose`
-/// runs it and answers 502.
+/// `hold` forwards it `ms` late (refused, never run, if that is past its deadline), `fail`
+/// answers 502 after `ms` without running it, `lose` runs it and answers 502.
 pub async fn inject(function: &str, matching: &str, action: &str, ms: u64, times: u32) {
     let response = shared::testing::http()
         .post(format!("{}/_faults", output("GATE_URL")))
