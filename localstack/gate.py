@@ -31,7 +31,8 @@ invoke, a redelivery for a queue) and nothing runs after that answer. A `hold` f
 would end past that point is refused the same way. `GET /_stats` counts, per function,
 what was forwarded, what was refused, what started after its deadline (a ghost: always 0)
 and what answered after it (the work was done; the caller had been told it timed out;
-Lambda would have stopped it)."""
+Lambda would have stopped it). `GET /_stats?times=1` adds how long each waited here and
+ran upstream."""
 
 import argparse
 import collections
@@ -132,12 +133,16 @@ class Faults:
 
 
 class Stats:
-    """Per function: forwarded, refused, started late (ghosts), answered late."""
+    """Per function: forwarded, refused, started late (ghosts), answered late; and the
+    milliseconds each forwarded invocation waited here and then took upstream (the last
+    `KEPT` of each), so a load test can split latency into queueing and function time."""
 
     KINDS = ("forwarded", "refused", "started_late", "answered_late")
+    KEPT = 100_000
 
     def __init__(self):
         self.counts = {}
+        self.times = {}
         self.lock = threading.Lock()
 
     def count(self, function, kind):
@@ -145,9 +150,20 @@ class Stats:
             counts = self.counts.setdefault(function, dict.fromkeys(self.KINDS, 0))
             counts[kind] += 1
 
-    def listed(self):
+    def timed(self, function, waited, ran):
         with self.lock:
-            return {function: dict(counts) for function, counts in self.counts.items()}
+            times = self.times.setdefault(function, {"waited_ms": collections.deque(maxlen=self.KEPT),
+                                                     "ran_ms": collections.deque(maxlen=self.KEPT)})
+            times["waited_ms"].append(round(waited * 1000, 1))
+            times["ran_ms"].append(round(ran * 1000, 1))
+
+    def listed(self, with_times=False):
+        with self.lock:
+            listed = {function: dict(counts) for function, counts in self.counts.items()}
+            if with_times:
+                for function, times in self.times.items():
+                    listed[function].update({k: list(v) for k, v in times.items()})
+            return listed
 
 
 THROTTLED = json.dumps({
@@ -176,8 +192,8 @@ def handler(upstream, gates, timeout, faults=None, stats=None, start_margin=1.0)
         def do_GET(self):
             if self.path == "/_faults":
                 return self.answer(200, json.dumps(faults.listed()).encode())
-            if self.path == "/_stats":
-                return self.answer(200, json.dumps(stats.listed()).encode())
+            if self.path in ("/_stats", "/_stats?times=1"):
+                return self.answer(200, json.dumps(stats.listed(self.path.endswith("times=1"))).encode())
             self.answer(404, b'{"message":"not found"}')
 
         def do_POST(self):
@@ -206,13 +222,18 @@ def handler(upstream, gates, timeout, faults=None, stats=None, start_margin=1.0)
                     return self.answer(502, b'{"message":"fault injected: the invocation never ran"}')
             wait = None if last_start is None else max(0.0, last_start - time.time())
             gate = gates[function]
+            arrived = time.monotonic()
             if not gate.acquire(wait):
                 return self.refuse(function)
+            forwarded = time.monotonic()
             try:
                 if deadline is not None and time.time() >= deadline:
                     stats.count(function, "started_late")
                 stats.count(function, "forwarded")
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
+                # Past its deadline its caller has its answer: an invocation watch lost (a hot
+                # reload drops the ones in flight) must not hold an instance for good.
+                waits = timeout if deadline is None else max(1.0, deadline - time.time() + 1.0)
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=waits)
                 connection.request("POST", self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
@@ -223,6 +244,7 @@ def handler(upstream, gates, timeout, faults=None, stats=None, start_margin=1.0)
                 return self.answer(502, f'{{"message":"cargo lambda watch did not answer: {e}"}}'.encode())
             finally:
                 gate.release()
+                stats.timed(function, forwarded - arrived, time.monotonic() - forwarded)
             if deadline is not None and time.time() > deadline:
                 stats.count(function, "answered_late")
             if fault and fault["action"] == "lose":

@@ -48,6 +48,9 @@ cargo nextest run --workspace --no-fail-fast
 echo "[test] simulation: the whole flow under seeded faults (make sim)"
 SIM_SEEDS="${SIM_SEEDS:-10000}" cargo run --quiet -p sim
 
+echo "[test] stress: 50 checkouts at once, then every order accounted for across the tables (make stress)"
+STRESS_ORDERS="${STRESS_ORDERS:-50}" cargo run --quiet -p stress
+
 echo "[test] browser: the web UI in headless Chromium (Debian's), driven by playwright-core"
 bash localstack/browser.sh install
 cargo build --quiet -p seed-demo   # each browser test seeds a fresh user with it

@@ -188,6 +188,20 @@ class Gate(unittest.TestCase):
         self.assertEqual(self.stats()["order-get"],
                          {"forwarded": 2, "refused": 0, "started_late": 0, "answered_late": 1})
 
+    def test_an_invocation_upstream_lost_frees_its_instance_once_its_deadline_passed(self):
+        # The upstream holds every call (as watch does with the ones a hot reload dropped).
+        lost = [threading.Thread(target=self.status_of, args=("order-get", n, time.time() + 1.5))
+                for n in range(3)]
+        for call in lost:
+            call.start()
+        given_up = time.time() + 4  # the deadline and the gate's 1 s of grace, and some
+        for call in lost:
+            call.join(max(0, given_up - time.time()))
+        self.assertFalse(any(call.is_alive() for call in lost), "answered once the deadline passed")
+        self.upstream.release.set()
+        self.assertEqual(self.status_of("order-get", 9, deadline=time.time() + 5), 200,
+                         "the instances are free again")
+
     def test_a_hold_that_would_end_past_the_deadline_is_refused_and_never_runs(self):
         self.upstream.release.set()
         self.fault({"function": "payment-request", "match": '"n": 5', "action": "hold", "ms": 5000})

@@ -1,0 +1,201 @@
+//! `make stress` (localstack/stress.sh): N checkouts at once through the local stack, then
+//! every order accounted for. Exits 1 if any order is unaccounted for or any rule broke.
+
+// A test harness: it stamps and names its own test data with the wall clock and random ids.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use stress::accounting::{Reader, account};
+use stress::burst::{self, Checkout};
+use stress::env::StackEnv;
+use stress::gate::GateStats;
+
+#[derive(Parser)]
+#[command(about = "N checkouts in flight through the local stack, then every table reconciled.")]
+struct Args {
+    /// Checkouts, one per fresh order and user.
+    #[arg(long, env = "STRESS_ORDERS", default_value_t = 500)]
+    orders: usize,
+    /// Checkouts in flight at once (default: all of them).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// How long a user keeps retrying a checkout answered 429/502/503/504.
+    #[arg(long, default_value_t = 120)]
+    give_up_seconds: u64,
+    /// How long every order may take to settle after the last checkout.
+    #[arg(long, default_value_t = 300)]
+    settle_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let env = StackEnv::load(&std::env::current_dir()?)?;
+    let http = shared::client::http_builder()?
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let api_url = env.get("API_URL")?.to_owned();
+    let gate_url = env.get("GATE_URL")?.to_owned();
+    http.get(format!("{api_url}/"))
+        .send()
+        .await
+        .with_context(|| format!("the stack's API {api_url} does not answer: start the stack"))?;
+    let reader = Reader::new(&env).await?;
+
+    let orders = burst::seed(reader.orders(), args.orders, "Stress").await?;
+    let gate_before = GateStats::read(&http, &gate_url).await?;
+    let settings = burst::Settings {
+        api_url,
+        concurrency: args.concurrency.unwrap_or(args.orders).max(1),
+        give_up: Duration::from_secs(args.give_up_seconds),
+    };
+    println!(
+        "[stress] {} checkouts ({} declined by the e-wallet), {} in flight",
+        orders.len(),
+        orders
+            .iter()
+            .filter(|o| !burst::accepted_by_the_ewallet(o))
+            .count(),
+        settings.concurrency
+    );
+    let started = Instant::now();
+    let checkouts = burst::checkouts(&settings, orders).await?;
+    let sent_for = started.elapsed();
+    let open = reader
+        .settle(&checkouts, Duration::from_secs(args.settle_seconds))
+        .await;
+    let settled_after = started.elapsed();
+    let gate = GateStats::read(&http, &gate_url).await?.since(&gate_before);
+    let books = account(&reader, &checkouts, gate.ghosts()).await?;
+
+    report_checkouts(&checkouts, sent_for);
+    report_gate(&gate);
+    let spans: Vec<f64> = books
+        .final_times
+        .iter()
+        .map(|(sent, done)| (*done - *sent).to_std().unwrap_or_default().as_secs_f64())
+        .collect();
+    if let (Some(first), Some(last)) = (
+        books.final_times.iter().map(|t| t.0).min(),
+        books.final_times.iter().map(|t| t.1).max(),
+    ) {
+        let span = (last - first).to_std().unwrap_or_default().as_secs_f64();
+        println!(
+            "[stress] decided and fulfilled: {} orders in {span:.1} s = {:.1} orders/s; checkout to final state {}",
+            books.final_times.len(),
+            books.final_times.len() as f64 / span.max(0.001),
+            percentiles(&spans, "s")
+        );
+    }
+    println!(
+        "[stress] settled {} s after the first checkout{}",
+        settled_after.as_secs(),
+        if open.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} orders still open after {} s",
+                open.len(),
+                args.settle_seconds
+            )
+        }
+    );
+    for line in books.lines() {
+        println!("[stress] {line}");
+    }
+    if books.balanced() {
+        println!("[stress] every order accounted for");
+        Ok(())
+    } else {
+        eprintln!("[stress] FAILED: the books do not balance (above)");
+        std::process::exit(1)
+    }
+}
+
+fn report_checkouts(checkouts: &[Checkout], sent_for: Duration) {
+    let mut first: BTreeMap<String, usize> = BTreeMap::new();
+    let mut last: BTreeMap<String, usize> = BTreeMap::new();
+    let name = |s: Option<u16>| s.map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+    for c in checkouts {
+        *first
+            .entry(name(c.tries.first().and_then(|t| t.status)))
+            .or_default() += 1;
+        *last.entry(name(c.last_status())).or_default() += 1;
+    }
+    let tries: usize = checkouts.iter().map(|c| c.tries.len()).sum();
+    let took: Vec<f64> = checkouts
+        .iter()
+        .flat_map(|c| c.tries.iter().map(|t| t.took.as_secs_f64() * 1000.0))
+        .collect();
+    let show = |m: &BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(k, n)| format!("{n}× {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "[stress] checkouts: {} tries in {:.1} s; first answers {}; last answers {}",
+        tries,
+        sent_for.as_secs_f64(),
+        show(&first),
+        show(&last)
+    );
+    println!(
+        "[stress] checkout answer time (every try): {}",
+        percentiles(&took, "ms")
+    );
+}
+
+fn report_gate(gate: &GateStats) {
+    if let Some(checkout) = gate.0.get("order-checkout") {
+        println!(
+            "[stress] order-checkout invocations: {} ran, {} refused; queued locally {}; in the function {}",
+            checkout.forwarded,
+            checkout.refused,
+            percentiles(&checkout.waited_ms, "ms"),
+            percentiles(&checkout.ran_ms, "ms")
+        );
+    }
+    let refused: Vec<String> = gate
+        .0
+        .iter()
+        .filter(|(_, f)| f.refused > 0 || f.answered_late > 0)
+        .map(|(name, f)| {
+            format!(
+                "{name} {} refused, {} answered late",
+                f.refused, f.answered_late
+            )
+        })
+        .collect();
+    if !refused.is_empty() {
+        println!("[stress] the gate: {}", refused.join("; "));
+    }
+}
+
+fn percentiles(values: &[f64], unit: &str) -> String {
+    if values.is_empty() {
+        return "no samples".to_owned();
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    };
+    let precision = usize::from(unit == "s");
+    format!(
+        "p50 {:.*} {unit}, p90 {:.*} {unit}, p99 {:.*} {unit}, max {:.*} {unit}",
+        precision,
+        at(0.5),
+        precision,
+        at(0.9),
+        precision,
+        at(0.99),
+        precision,
+        at(1.0)
+    )
+}
