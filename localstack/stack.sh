@@ -10,7 +10,7 @@
 #   stack.sh run     install what is missing, start everything, seed, wait; Ctrl-C stops it
 #   stack.sh up      the same, but return once it is up (used by tests)
 #   stack.sh down    stop what `up` started
-#   stack.sh install only install the project-local tools (.venv)
+#   stack.sh install only install the project-local tools (.venv, .venv-emulator, .venv-fuzz)
 #
 # State, logs and pids live in .local/ (git-ignored, so `cargo lambda watch` ignores it).
 set -euo pipefail
@@ -23,6 +23,7 @@ logs=$state/logs
 pids=$state/pids
 venv=.venv
 emulator_venv=.venv-emulator
+fuzz_venv=.venv-fuzz
 stack_name=${STACK_NAME:-checkout-local}
 emulator_port=${EMULATOR_PORT:-4566}
 invoke_port=${INVOKE_PORT:-9000}
@@ -36,24 +37,22 @@ export PATH="$root/$venv/bin:$PATH"
 say() { printf '\033[1m[stack]\033[0m %s\n' "$*"; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
+# A venv with a requirements file's packages, installed again only when the file changes.
+venv_with() { # venv, requirements file, what it holds
+  local stamp=$1/.requirements.sha256 want
+  want=$(sha256sum "$2" | cut -d' ' -f1)
+  if ! [ -x "$1/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing $3 into $1 (first run only)"
+    [ -x "$1/bin/python" ] || python3 -m venv "$1"
+    "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+    echo "$want" > "$stamp"
+  fi
+}
+
 install() {
-  local stamp want
-  stamp=$venv/.requirements.sha256
-  want=$(sha256sum localstack/requirements.txt | cut -d' ' -f1)
-  if ! [ -x $venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
-    say "installing cargo-lambda, SAM CLI, cfn-lint and awscli into $venv (first run only)"
-    [ -x $venv/bin/python ] || python3 -m venv $venv
-    $venv/bin/pip install --quiet --disable-pip-version-check -r localstack/requirements.txt
-    echo "$want" > $stamp
-  fi
-  stamp=$emulator_venv/.requirements.sha256
-  want=$(sha256sum localstack/emulator-requirements.txt | cut -d' ' -f1)
-  if ! [ -x $emulator_venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
-    say "installing MiniStack into $emulator_venv (first run only)"
-    [ -x $emulator_venv/bin/python ] || python3 -m venv $emulator_venv
-    $emulator_venv/bin/pip install --quiet --disable-pip-version-check -r localstack/emulator-requirements.txt
-    echo "$want" > $stamp
-  fi
+  venv_with $venv localstack/requirements.txt "cargo-lambda, SAM CLI, cfn-lint and awscli"
+  venv_with $emulator_venv localstack/emulator-requirements.txt MiniStack
+  venv_with $fuzz_venv localstack/fuzz-requirements.txt schemathesis
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -48,6 +48,9 @@ cargo nextest run --workspace --no-fail-fast
 echo "[test] simulation: the whole flow under seeded faults (make sim)"
 SIM_SEEDS="${SIM_SEEDS:-10000}" cargo run --quiet -p sim
 
+echo "[test] the API's contract: openapi.yaml fuzzed by schemathesis against the stack (localstack/fuzz.sh)"
+FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-100}" bash localstack/fuzz.sh
+
 echo "[test] stress: 50 checkouts at once, then every order accounted for across the tables (make stress)"
 STRESS_ORDERS="${STRESS_ORDERS:-50}" cargo run --quiet -p stress
 

@@ -41,6 +41,7 @@ pub struct OrderDetailDto {
     pub product_name: String,
     #[serde(with = "crate::money::decimal_cents")]
     pub unit_price: i64,
+    #[serde(with = "crate::validation::whole_u32")]
     pub quantity: u32,
 }
 

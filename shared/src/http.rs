@@ -178,20 +178,22 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The caller's `Idempotency-Key` header (1 to 128 characters): what makes its retries one
-/// call.
+/// The caller's `Idempotency-Key` header (1 to 128 printable ASCII characters, spaces
+/// only inside): what makes its retries one call.
 pub fn idempotency_key(request: &Request) -> Result<String, ValidationError> {
+    let printable = |k: &str| {
+        k.bytes().all(|b| (0x20..=0x7e).contains(&b)) && !k.starts_with(' ') && !k.ends_with(' ')
+    };
     request
         .headers()
         .get(crate::client::IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .filter(|k| !k.is_empty() && k.len() <= 128 && printable(k))
         .map(str::to_owned)
         .ok_or_else(|| {
             ValidationError::new(
                 "Idempotency-Key",
-                "the header is required (1 to 128 characters)",
+                "the header is required (1 to 128 printable ASCII characters, spaces only inside)",
             )
         })
 }
@@ -288,5 +290,30 @@ mod tests {
         );
         let plain = respond::<Busy>(Err(Busy(None)), &cid, "/x");
         assert!(plain.headers().get(http::header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn an_idempotency_key_is_printable_ascii_with_spaces_only_inside() {
+        let key = |raw: &[u8]| {
+            let request: Request = http::Request::builder()
+                .header(
+                    crate::client::IDEMPOTENCY_KEY,
+                    http::HeaderValue::from_bytes(raw).unwrap(),
+                )
+                .body(Body::Empty)
+                .unwrap();
+            idempotency_key(&request)
+        };
+        assert_eq!(key(b"checkout-1 try 2").as_deref(), Ok("checkout-1 try 2"));
+        assert_eq!(key("k".repeat(128).as_bytes()).map(|k| k.len()), Ok(128));
+        for bad in [
+            &b"<\tmT[S3v"[..],
+            b" leading",
+            b"trailing ",
+            b"caf\xc3\xa9",
+            "k".repeat(129).as_bytes(),
+        ] {
+            assert!(key(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -94,6 +94,22 @@ impl Money {
 }
 
 /// Parses a decimal amount with at most two fraction digits (`100.99`, `5`, `0.1`) into cents.
+/// The largest amount either side of zero: 1,000,000,000,000.00. Far above any order, so
+/// sums of amounts stay far from overflow, and below 1e16, past which common JSON
+/// writers (Python's) switch to an exponent, which amounts may not use.
+pub const MAX_AMOUNT_CENTS: i64 = 100_000_000_000_000;
+
+fn within_bounds(cents: i64) -> Result<i64, ValidationError> {
+    if cents.checked_abs().is_some_and(|c| c <= MAX_AMOUNT_CENTS) {
+        Ok(cents)
+    } else {
+        Err(ValidationError::new(
+            "amount",
+            "must be at most 1000000000000.00 either side of zero",
+        ))
+    }
+}
+
 pub fn parse_decimal_cents(raw: &str) -> Result<i64, ValidationError> {
     let bad = || ValidationError::new("amount", "must be a decimal number with at most 2 decimals");
     let (negative, digits) = match raw.strip_prefix('-') {
@@ -119,7 +135,7 @@ pub fn parse_decimal_cents(raw: &str) -> Result<i64, ValidationError> {
         .checked_mul(100)
         .and_then(|c| c.checked_add(fraction))
         .ok_or_else(bad)?;
-    Ok(if negative { -cents } else { cents })
+    within_bounds(if negative { -cents } else { cents })
 }
 
 /// `10099` → `"100.99"`.
@@ -178,6 +194,7 @@ pub mod decimal_cents {
             whole
                 .checked_mul(100)
                 .ok_or_else(|| E::custom("the amount is too large"))
+                .and_then(|cents| super::within_bounds(cents).map_err(E::custom))
         }
 
         fn visit_u64<E: Error>(self, whole: u64) -> Result<i64, E> {
@@ -211,6 +228,11 @@ mod tests {
         assert_eq!(parse_decimal_cents("5"), Ok(500));
         assert_eq!(parse_decimal_cents("0.1"), Ok(10));
         assert_eq!(parse_decimal_cents("-1.05"), Ok(-105));
+        assert_eq!(
+            parse_decimal_cents("1000000000000.00"),
+            Ok(MAX_AMOUNT_CENTS)
+        );
+        assert_eq!(parse_decimal_cents("-1000000000000"), Ok(-MAX_AMOUNT_CENTS));
     }
 
     #[test]
@@ -224,6 +246,8 @@ mod tests {
             "abc",
             "1,00",
             "99999999999999999999",
+            "1000000000000.01",
+            "-1000000000000.01",
         ] {
             assert!(parse_decimal_cents(raw).is_err(), "{raw}");
         }

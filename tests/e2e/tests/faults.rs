@@ -89,9 +89,18 @@ async fn a_checkout_that_could_not_start_before_its_timeout_is_refused_and_never
     assert!(matches!(refused, 429 | 502), "{refused}");
     tokio::time::sleep(Duration::from_secs(8)).await; // past the end of the hold
     let view = common::order_view(&order).await;
-    assert_eq!(view["status"], "Created", "the refused checkout never ran: {view}");
-    assert_eq!(common::payments_of(&order).await, Vec::<Option<Value>>::new());
-    assert_eq!(common::ewallet_requests_of(&order).await, Vec::<Value>::new());
+    assert_eq!(
+        view["status"], "Created",
+        "the refused checkout never ran: {view}"
+    );
+    assert_eq!(
+        common::payments_of(&order).await,
+        Vec::<Option<Value>>::new()
+    );
+    assert_eq!(
+        common::ewallet_requests_of(&order).await,
+        Vec::<Value>::new()
+    );
 
     assert_eq!(checkout_as_a_user(&order).await, 202);
     let view = common::final_view(&order, RECONCILED_WITHIN).await;
