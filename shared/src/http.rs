@@ -41,6 +41,59 @@ pub trait ApiError: std::error::Error + 'static {
 
 pub type HandlerResult<E> = Result<Response<Body>, E>;
 
+/// The largest request body any route takes (64 KiB): the largest real one, an e-mail of
+/// 20,000 bytes to 50 recipients, is well below it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request body refused before any handler reads it: too large, or not JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyRefused {
+    #[error("the body has {0} bytes")]
+    TooLarge(usize),
+    #[error("the body's content type is {0:?}")]
+    NotJson(String),
+}
+
+impl ApiError for BodyRefused {
+    fn problem(&self) -> Problem {
+        match self {
+            Self::TooLarge(_) => Problem::body_too_large(format!(
+                "The request body may have at most {MAX_BODY_BYTES} bytes."
+            )),
+            Self::NotJson(_) => {
+                Problem::unsupported_media_type("The request body must be application/json.")
+            }
+        }
+    }
+}
+
+/// Every route's body is JSON of bounded size: checked once here, for all of them. A
+/// request without a body (a GET, a resolve) may carry any content type.
+pub fn refused_body(request: &Request) -> Option<BodyRefused> {
+    let size = match request.body() {
+        Body::Text(text) => text.len(),
+        Body::Binary(bytes) => bytes.len(),
+        _ => 0,
+    };
+    if size == 0 {
+        return None;
+    }
+    if size > MAX_BODY_BYTES {
+        return Some(BodyRefused::TooLarge(size));
+    }
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        None
+    } else {
+        Some(BodyRefused::NotJson(content_type))
+    }
+}
+
 /// The time this request's work must be done by (ms since the epoch): the invocation's
 /// deadline from the Lambda context, or the caller's, sent as `CALL_DEADLINE` with each
 /// attempt, whichever comes first. A callee that keeps to it answers before its caller
@@ -93,8 +146,14 @@ where
         async move {
             let started = Instant::now();
             let instance = request.uri().path().to_owned();
-            let result = handler(request, correlation_id.clone()).await;
-            let response = respond(result, &correlation_id, &instance);
+            let response = match refused_body(&request) {
+                Some(refused) => respond::<BodyRefused>(Err(refused), &correlation_id, &instance),
+                None => respond(
+                    handler(request, correlation_id.clone()).await,
+                    &correlation_id,
+                    &instance,
+                ),
+            };
             tracing::info!(
                 status = response.status().as_u16(),
                 elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -209,7 +268,57 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Validation
     if bytes.is_empty() {
         return Err(ValidationError::new("body", "a JSON body is required"));
     }
-    serde_json::from_slice(bytes).map_err(|err| ValidationError::new("body", err.to_string()))
+    parse_json(bytes)
+}
+
+/// How deep a body's arrays and objects may nest: our contracts need 4 levels. serde_json
+/// skips an ignored field's value without its own recursion limit, so this is checked
+/// before parsing.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Parses a JSON body (UTF-8, nested at most `MAX_JSON_DEPTH` deep) into a contract type;
+/// any mismatch is a 400 naming what was wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationError> {
+    // API Gateway hands over a body that is not UTF-8 with U+FFFD in place of each bad
+    // byte; no field of ours takes that character either.
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|text| !text.contains('\u{FFFD}'))
+        .ok_or_else(|| ValidationError::new("body", "is not valid UTF-8"))?;
+    if nesting_depth(text) > MAX_JSON_DEPTH {
+        return Err(ValidationError::new(
+            "body",
+            format!("nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"),
+        ));
+    }
+    serde_json::from_str(text).map_err(|err| ValidationError::new("body", err.to_string()))
+}
+
+/// The deepest nesting of `[` and `{` outside strings (malformed JSON is the parser's
+/// to refuse).
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -315,5 +424,78 @@ mod tests {
         ] {
             assert!(key(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    fn post(content_type: Option<&str>, body: Body) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/x");
+        if let Some(content_type) = content_type {
+            builder = builder.header(http::header::CONTENT_TYPE, content_type);
+        }
+        builder.body(body).unwrap()
+    }
+
+    #[test]
+    fn a_body_must_be_json_and_at_most_64_kib() {
+        let json = |n: usize| Body::Text(format!(r#"{{"a":"{}"}}"#, "x".repeat(n)));
+        assert!(refused_body(&post(Some("application/json"), json(10))).is_none());
+        assert!(refused_body(&post(Some("Application/JSON; charset=utf-8"), json(10))).is_none());
+        assert!(
+            refused_body(&post(None, Body::Empty)).is_none(),
+            "no body, no rule"
+        );
+        assert!(refused_body(&post(Some("text/plain"), Body::Empty)).is_none());
+        let at_limit = json(MAX_BODY_BYTES - 8);
+        assert!(refused_body(&post(Some("application/json"), at_limit)).is_none());
+        let over = refused_body(&post(Some("application/json"), json(MAX_BODY_BYTES)));
+        assert_eq!(over.map(|r| r.problem().status), Some(413));
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/jsonx"),
+            Some("multipart/form-data"),
+        ] {
+            let refused = refused_body(&post(content_type, json(1)));
+            assert_eq!(
+                refused.map(|r| r.problem().status),
+                Some(415),
+                "{content_type:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf_8_is_refused_as_such() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Named {
+            #[allow(dead_code)]
+            name: String,
+        }
+        let read = |body: Body| json_body::<Named>(&post(Some("application/json"), body));
+        assert!(read(Body::Text(r#"{"name":"café"}"#.into())).is_ok());
+        for body in [
+            Body::Binary(b"{\"name\":\"caf\xe9\"}".to_vec()),
+            Body::Text("{\"name\":\"caf\u{FFFD}\"}".into()),
+        ] {
+            let err = read(body).unwrap_err();
+            assert_eq!(err.reason, "is not valid UTF-8");
+        }
+    }
+
+    #[test]
+    fn json_nested_past_the_limit_is_refused_before_parsing() {
+        assert_eq!(
+            nesting_depth(r#"{"a":[1,{"b":"[[[{{"}]}"#),
+            3,
+            "brackets in strings do not count"
+        );
+        assert_eq!(
+            nesting_depth(r#"{"a":"\"[[["}"#),
+            1,
+            "nor after an escaped quote"
+        );
+        let nested = |n: usize| format!(r#"{{"x":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        assert!(parse_json::<serde_json::Value>(nested(MAX_JSON_DEPTH - 1).as_bytes()).is_ok());
+        let err = parse_json::<serde_json::Value>(nested(MAX_JSON_DEPTH).as_bytes()).unwrap_err();
+        assert!(err.reason.contains("deeper than 32"), "{err}");
     }
 }

@@ -103,6 +103,26 @@ impl Problem {
         )
     }
 
+    /// A request body larger than every route accepts (413).
+    pub fn body_too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            "urn:checkout:problem:body-too-large",
+            "Request body too large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            detail.into(),
+        )
+    }
+
+    /// A request body that is not JSON by its `Content-Type` (415).
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            "urn:checkout:problem:unsupported-media-type",
+            "Unsupported media type",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            detail.into(),
+        )
+    }
+
     /// A fault on our side; the detail never carries internals (they go to the log).
     pub fn unavailable() -> Self {
         Self::new(

@@ -62,8 +62,7 @@ impl Outcome {
         if body.is_empty() {
             return Err(ValidationError::new("body", "a JSON body is required"));
         }
-        let webhook: Webhook = serde_json::from_slice(body)
-            .map_err(|err| ValidationError::new("body", err.to_string()))?;
+        let webhook: Webhook = shared::http::parse_json(body)?;
         Ok(Self {
             external_id: ExternalId::parse(&webhook.payment_request_id)?,
             total_amount_cents: webhook.total_amount,
