@@ -12,12 +12,14 @@ It knows nothing of what the functions do.
 
 For tests it also injects faults between the caller and a function, on request:
 `POST /_faults {"function": "payment-request", "match": "<text in the invocation>",
-"action": "hold" | "fail" | "lose", "ms": 12000, "times": 1}`. `hold` forwards the
+"action": "hold" | "fail" | "lose", "ms": 12000, "times": 1, "every": 1}`. `hold` forwards the
 invocation `ms` late (a slow callee), `fail` answers 502 after `ms` without forwarding it (an
 invocation that never ran), `lose` forwards it and answers 502 instead of its answer (work
 done, answer lost). A rule applies to the next `times` invocations of that function whose
 payload contains `match` (an order id, say), so tests running at once do not disturb each
-other. `GET /_faults` lists the rules with how often each applied.
+other; with `every: 2` it applies to every other one (the 1st, 3rd, ...: half the calls
+fail). `GET /_faults` lists the rules with how often each applied; `DELETE
+/_faults?match=<text>` drops the rules whose match contains it (a fault that is gone).
 
 What it mirrors of Lambda: a function has `--max-in-flight` instances (watch's
 `--concurrency`, so nothing waits inside watch, where the gate could not see it). An
@@ -106,26 +108,39 @@ class Faults:
 
     def add(self, rule):
         function, match, action = rule.get("function"), rule.get("match"), rule.get("action")
-        ms, times = rule.get("ms", 0), rule.get("times", 1)
+        ms, times, every = rule.get("ms", 0), rule.get("times", 1), rule.get("every", 1)
         if not (isinstance(function, str) and function and isinstance(match, str) and match):
             raise ValueError("function and match must be non-empty strings")
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
-        if not (isinstance(ms, int) and 0 <= ms <= 600_000 and isinstance(times, int) and 1 <= times <= 10_000):
-            raise ValueError("ms must be 0-600000 and times 1-10000")
+        if not (isinstance(ms, int) and 0 <= ms <= 600_000 and isinstance(times, int) and 1 <= times <= 10_000
+                and isinstance(every, int) and 1 <= every <= 100):
+            raise ValueError("ms must be 0-600000, times 1-10000 and every 1-100")
         with self.lock:
             self.rules.append({"function": function, "match": match, "action": action,
-                               "ms": ms, "times": times, "applied": 0})
+                               "ms": ms, "times": times, "every": every, "seen": 0, "applied": 0})
 
     def take(self, function, body):
-        """The rule for this invocation, if one still applies (counted as applied)."""
+        """The rule for this invocation, if one still applies (counted as applied): of the
+        invocations a rule matches, the 1st, then every `every`th after it."""
         with self.lock:
             for rule in self.rules:
                 if (rule["function"] == function and rule["applied"] < rule["times"]
                         and rule["match"].encode() in body):
+                    rule["seen"] += 1
+                    if (rule["seen"] - 1) % rule["every"]:
+                        continue
                     rule["applied"] += 1
                     return dict(rule)
         return None
+
+    def clear(self, match):
+        """Drops the rules whose match contains `match` (all with ""); how many."""
+        with self.lock:
+            kept = [rule for rule in self.rules if match not in rule["match"]]
+            dropped = len(self.rules) - len(kept)
+            self.rules = kept
+            return dropped
 
     def listed(self):
         with self.lock:
@@ -195,6 +210,13 @@ def handler(upstream, gates, timeout, faults=None, stats=None, start_margin=1.0)
             if self.path in ("/_stats", "/_stats?times=1"):
                 return self.answer(200, json.dumps(stats.listed(self.path.endswith("times=1"))).encode())
             self.answer(404, b'{"message":"not found"}')
+
+        def do_DELETE(self):
+            parts = urllib.parse.urlsplit(self.path)
+            if parts.path != "/_faults":
+                return self.answer(404, b'{"message":"not found"}')
+            match = urllib.parse.parse_qs(parts.query).get("match", [""])[0]
+            self.answer(200, json.dumps({"dropped": faults.clear(match)}).encode())
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length") or 0))

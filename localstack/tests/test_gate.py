@@ -210,10 +210,20 @@ class Gate(unittest.TestCase):
         self.assertLess(time.time() - started, 2)
         self.assertEqual(self.upstream.order, [])
 
+    def test_a_fault_every_other_time_fails_half_the_calls_until_dropped(self):
+        self.upstream.release.set()
+        self.fault({"function": "invoice-mock", "match": '"n": 3', "action": "fail", "times": 100, "every": 2})
+        self.assertEqual([self.status_of("invoice-mock", 3) for _ in range(4)], [502, 200, 502, 200])
+        request = urllib.request.Request(f"{self.url}/_faults?match=%22n%22%3A%203", method="DELETE")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            self.assertEqual(json.loads(response.read()), {"dropped": 1})
+        self.assertEqual([self.status_of("invoice-mock", 3) for _ in range(2)], [200, 200], "the fault is gone")
+
     def test_a_bad_fault_rule_is_refused(self):
         for rule in ({"function": "f", "match": "", "action": "fail"},
                      {"function": "f", "match": "x", "action": "explode"},
-                     {"function": "f", "match": "x", "action": "hold", "ms": -1}):
+                     {"function": "f", "match": "x", "action": "hold", "ms": -1},
+                     {"function": "f", "match": "x", "action": "fail", "every": 0}):
             with self.assertRaises(urllib.error.HTTPError) as refused:
                 self.fault(rule)
             self.assertEqual(refused.exception.code, 400)

@@ -16,4 +16,5 @@
 pub mod accounting;
 pub mod burst;
 pub mod env;
+pub mod faults;
 pub mod gate;

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use order::Order;
 use stress::accounting::{Reader, account};
 use stress::burst::{self, Checkout};
 use stress::env::StackEnv;
+use stress::faults;
 use stress::gate::GateStats;
 
 #[derive(Parser)]
@@ -29,6 +31,16 @@ struct Args {
     /// How long every order may take to settle after the last checkout.
     #[arg(long, default_value_t = 300)]
     settle_seconds: u64,
+    /// Half the production and invoice calls of every order fail (every other one).
+    #[arg(long)]
+    half_failing: bool,
+    /// This many paid orders find production down until their messages are in its DLQ and
+    /// their jobs in Error; then production is back and the DLQ is redriven.
+    #[arg(long, default_value_t = 0)]
+    production_down: usize,
+    /// Restarts every function this many seconds into the checkouts, as a hot reload does.
+    #[arg(long)]
+    restart_functions_after: Option<u64>,
 }
 
 #[tokio::main]
@@ -48,6 +60,31 @@ async fn main() -> anyhow::Result<()> {
 
     let orders = burst::seed(reader.orders(), args.orders, "Stress").await?;
     let gate_before = GateStats::read(&http, &gate_url).await?;
+    let faults = faults::Gate {
+        http: &http,
+        url: &gate_url,
+    };
+    if args.half_failing {
+        faults.half_failing(&orders).await?;
+        println!("[stress] half the production and invoice calls of every order fail");
+    }
+    let down: Vec<Order> = orders
+        .iter()
+        .filter(|o| burst::accepted_by_the_ewallet(o))
+        .take(args.production_down)
+        .cloned()
+        .collect();
+    faults.production_down(&down).await?;
+    if let Some(after) = args.restart_functions_after {
+        let root = std::env::current_dir()?;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(after)).await;
+            match faults::restart_functions(&root) {
+                Ok(()) => println!("[stress] every function restarted {after} s in (a hot reload)"),
+                Err(e) => eprintln!("[stress] the restart failed: {e:#}"),
+            }
+        });
+    }
     let settings = burst::Settings {
         api_url,
         concurrency: args.concurrency.unwrap_or(args.orders).max(1),
@@ -65,6 +102,9 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let checkouts = burst::checkouts(&settings, orders).await?;
     let sent_for = started.elapsed();
+    if !down.is_empty() {
+        production_comes_back(&env, &reader, &faults, &down).await?;
+    }
     let open = reader
         .settle(&checkouts, Duration::from_secs(args.settle_seconds))
         .await;
@@ -114,6 +154,68 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("[stress] FAILED: the books do not balance (above)");
         std::process::exit(1)
     }
+}
+
+/// Production was down for `down`: waits until each one's production job is in Error in
+/// the order view and its message in the DLQ, then brings production back and redrives.
+async fn production_comes_back(
+    env: &StackEnv,
+    reader: &Reader,
+    faults: &faults::Gate<'_>,
+    down: &[Order],
+) -> anyhow::Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk_config().await?);
+    let dlq = env.get("PRODUCTION_DEAD_LETTER_QUEUE_URL")?;
+    // Where an order is: its production job in Error (true), or no production to do
+    // because its payment failed (None), or neither yet (false).
+    let production_failed = |order: &Order| {
+        let order = order.clone();
+        async move {
+            let Ok(held) = reader.look(&order).await else {
+                return Some(false);
+            };
+            if held.status() == "PaymentFailed" {
+                return None;
+            }
+            Some(held.process.as_ref().is_some_and(|p| {
+                p["jobs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|j| j["jobType"] == "Production" && j["status"] == "Error")
+            }))
+        }
+    };
+    let limit = Duration::from_secs(180);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let seen = faults::eventually(limit, || async {
+        let mut in_error = 0;
+        for order in down {
+            match production_failed(order).await {
+                Some(false) => return false,
+                Some(true) => in_error += 1,
+                None => {}
+            }
+        }
+        failed.store(in_error, std::sync::atomic::Ordering::Relaxed);
+        let ids = down.iter().map(|o| o.id.to_string()).collect();
+        let naming = reader.dead_letters_naming(&ids).await.unwrap_or_default();
+        naming.values().sum::<usize>() >= in_error
+    })
+    .await;
+    let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+    anyhow::ensure!(
+        seen,
+        "production down: not every job was in Error with its message in the DLQ within {} s",
+        limit.as_secs()
+    );
+    faults.restore(down).await?;
+    let moved = faults::redrive(&sqs, dlq, env.get("PRODUCTION_QUEUE_URL")?).await?;
+    println!(
+        "[stress] production down for {} orders: {failed} paid ones with their job in Error in the order view and their message in the DLQ; production back, {moved} messages redriven",
+        down.len()
+    );
+    Ok(())
 }
 
 fn report_checkouts(checkouts: &[Checkout], sent_for: Duration) {
