@@ -531,6 +531,18 @@ async fn pipeline_part(
     let runner_log = root.join(".local/logs/runner.log");
     let log_from = pipeline::log_offset(&runner_log);
 
+    let stack_env = stress::env::StackEnv::load(root);
+    let gate_url = stack_env
+        .as_ref()
+        .ok()
+        .and_then(|e| e.get("GATE_URL").ok())
+        .map(str::to_owned);
+    let gate_before = match (&stack_env, &gate_url) {
+        (Ok(_), Some(url)) => stress::gate::GateStats::read(&http_client()?, url)
+            .await
+            .ok(),
+        _ => None,
+    };
     let result = pipeline::run(&settings, &repo, &processes, seeded).await;
     // Let calls that were under way finish before the recording stops.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -547,6 +559,15 @@ async fn pipeline_part(
     };
     let mut result = result?;
     result.seed_time = seed_time;
+    let accounting = reconcile(
+        stack_env,
+        gate_url.as_deref(),
+        gate_before,
+        &result.checkouts,
+        settings.timeout,
+    )
+    .await
+    .map_err(|e| format!("{e:#}"));
     Ok(report::PipelineReport {
         result,
         delays,
@@ -554,7 +575,36 @@ async fn pipeline_part(
         runner: pipeline::read_runner_log(&runner_log, log_from),
         orders_table: table.clone(),
         warm_up: warm_up_note,
+        accounting,
     })
+}
+
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(shared::client::http_builder()?
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// Every order of the pipeline, accepted or not, settled and reconciled as `make stress`
+/// does: the bench's own polls followed only the accepted ones.
+async fn reconcile(
+    env: anyhow::Result<stress::env::StackEnv>,
+    gate_url: Option<&str>,
+    gate_before: Option<stress::gate::GateStats>,
+    checkouts: &[stress::burst::Checkout],
+    limit: Duration,
+) -> anyhow::Result<stress::accounting::Accounting> {
+    let env = env?;
+    let reader = stress::accounting::Reader::new(&env).await?;
+    reader.settle(checkouts, limit).await;
+    let ghosts = match (gate_url, gate_before) {
+        (Some(url), Some(before)) => stress::gate::GateStats::read(&http_client()?, url)
+            .await?
+            .since(&before)
+            .ghosts(),
+        _ => anyhow::bail!("the invocation gate's counts could not be read (GATE_URL)"),
+    };
+    stress::accounting::account(&reader, checkouts, ghosts).await
 }
 
 #[cfg(test)]

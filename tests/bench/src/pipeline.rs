@@ -96,6 +96,8 @@ pub struct PipelineResult {
     pub polls: u64,
     pub wall: Duration,
     pub seed_time: Duration,
+    /// Every checkout as its user saw it, accepted or not, for the accounting of all N.
+    pub checkouts: Vec<stress::burst::Checkout>,
 }
 
 struct Tracked {
@@ -186,6 +188,14 @@ pub async fn run(
     let mut tracked = Vec::new();
     let mut checkout_times = Vec::new();
     for (order, sent_at, took, outcome) in responses {
+        result.checkouts.push(stress::burst::Checkout {
+            order: order.clone(),
+            sent_at,
+            tries: vec![stress::burst::Try {
+                status: outcome.as_ref().ok().map(|(status, _)| *status),
+                took,
+            }],
+        });
         match outcome {
             Ok((202, _)) => {
                 checkout_times.push(took);

@@ -49,6 +49,8 @@ pub struct PipelineReport {
     pub runner: RunnerLog,
     pub orders_table: String,
     pub warm_up: String,
+    /// Every order of the run reconciled across the tables (tests/stress), or why not.
+    pub accounting: Result<stress::accounting::Accounting, String>,
 }
 
 pub struct Report {
@@ -121,7 +123,12 @@ impl Report {
         }
         match &self.pipeline {
             Part::Failed(_) => failed.push("pipeline"),
-            Part::Done(p) if p.result.completed < p.result.requested => failed.push("pipeline"),
+            Part::Done(p)
+                if p.result.completed < p.result.requested
+                    || !p.accounting.as_ref().is_ok_and(|books| books.balanced()) =>
+            {
+                failed.push("pipeline")
+            }
             _ => {}
         }
         failed
@@ -636,6 +643,21 @@ impl Report {
         );
         if let Some(first) = &r.first_failure {
             let _ = writeln!(out, "First failure: {}\n", one_line(first));
+        }
+        match &p.accounting {
+            Ok(books) => {
+                let _ = writeln!(
+                    out,
+                    "Every order of the run, accepted or not, reconciled across the tables (`make stress`'s accounting):\n"
+                );
+                for line in books.lines() {
+                    let _ = writeln!(out, "- {line}");
+                }
+                let _ = writeln!(out);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "The orders could not be reconciled: {}\n", one_line(e));
+            }
         }
         self.calls_section(p, out);
     }

@@ -1,7 +1,7 @@
 //! Every order of a run, reconciled across the tables: orders, payments, processes,
 //! productions, invoices, the e-mail the emulator's SES sent, and the dead-letter queues.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,7 +12,7 @@ use order::{
 };
 use serde_json::Value;
 use shared::fulfilment::JobType;
-use shared::{JobId, OrderId, PaymentId, ProcessId, UserId};
+use shared::{JobId, OrderId, PaymentId, ProcessId};
 
 use crate::burst::{Checkout, accepted_by_the_ewallet};
 use crate::env::StackEnv;
@@ -270,8 +270,9 @@ impl Reader {
             .transpose()?)
     }
 
-    /// The mail the emulator's SES sent, counted by recipient user.
-    pub async fn mails_by_user(&self) -> anyhow::Result<HashMap<UserId, usize>> {
+    /// The text of every mail the emulator's SES sent (its subject and body: each names
+    /// its order's id).
+    pub async fn mails(&self) -> anyhow::Result<Vec<String>> {
         let body: Value = self
             .http
             .get(format!("{}/_ministack/ses/messages", self.endpoint))
@@ -280,22 +281,21 @@ impl Reader {
             .error_for_status()?
             .json()
             .await?;
-        let mut counts = HashMap::new();
         let messages = body["messages"]
             .as_object()
             .into_iter()
             .flat_map(|a| a.values());
-        for message in messages.filter_map(Value::as_array).flatten() {
-            let to = message["To"].as_array().into_iter().flatten();
-            for user in to
-                .filter_map(Value::as_str)
-                .filter_map(|to| to.split_once('@'))
-                .filter_map(|(user, _)| UserId::parse(user).ok())
-            {
-                *counts.entry(user).or_default() += 1;
-            }
-        }
-        Ok(counts)
+        Ok(messages
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|m| {
+                format!(
+                    "{}\n{}",
+                    m["Subject"].as_str().unwrap_or_default(),
+                    m["BodyText"].as_str().unwrap_or_default()
+                )
+            })
+            .collect())
     }
 
     /// Per dead-letter queue, its messages that name any of `ids` (left visible).
@@ -452,7 +452,7 @@ pub async fn account(
     checkouts: &[Checkout],
     ghosts: u64,
 ) -> anyhow::Result<Accounting> {
-    let mails = reader.mails_by_user().await?;
+    let mails = reader.mails().await?;
     let read: Vec<anyhow::Result<(usize, Holdings)>> = stream::iter(checkouts.iter().enumerate())
         .map(|(i, c)| async move { Ok((i, reader.read(&c.order).await?)) })
         .buffer_unordered(8)
@@ -468,7 +468,8 @@ pub async fn account(
         let (i, held) = entry?;
         let checkout = &checkouts[i];
         let order = &checkout.order;
-        let mailed = mails.get(&order.user_id).copied().unwrap_or(0);
+        let id = order.id.to_string();
+        let mailed = mails.iter().filter(|m| m.contains(&id)).count();
         ids.insert(order.id.to_string());
         for payment in held.payments.iter().flatten() {
             for field in ["paymentId", "externalId"] {
@@ -519,7 +520,7 @@ mod tests {
         };
         Order::create(
             OrderId::new_random(),
-            UserId::new_random(),
+            shared::UserId::new_random(),
             "o",
             vec![detail],
             Utc::now(),
