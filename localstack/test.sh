@@ -51,11 +51,12 @@ SIM_SEEDS="${SIM_SEEDS:-10000}" cargo run --quiet -p sim
 echo "[test] the API's contract: openapi.yaml fuzzed by schemathesis against the stack (localstack/fuzz.sh)"
 FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-100}" bash localstack/fuzz.sh
 
-echo "[test] stress: 50 checkouts at once with half the production and invoice calls failing, production"
-echo "[test] down for 3 orders until their DLQ is redriven, and every function restarted mid-flow;"
-echo "[test] then every order accounted for across the tables (make stress)"
-STRESS_ORDERS="${STRESS_ORDERS:-50}" cargo run --quiet -p stress -- \
-  --half-failing --production-down 3 --restart-functions-after 4
+echo "[test] stress: 50 checkouts at once with half the production and invoice calls failing and"
+echo "[test] production down for 3 orders until their DLQ is redriven; then 20 with every function"
+echo "[test] restarted mid-flow; each time every order accounted for across the tables (make stress)"
+cargo build --quiet -p stress
+target/debug/stress --orders "${STRESS_ORDERS:-50}" --half-failing --production-down 3
+target/debug/stress --orders 20 --restart-functions-after 2
 
 echo "[test] browser: the web UI in headless Chromium (Debian's), driven by playwright-core"
 bash localstack/browser.sh install

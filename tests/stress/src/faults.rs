@@ -55,6 +55,27 @@ impl Gate<'_> {
         Ok(())
     }
 
+    /// How many calls of these orders the gate failed (a fault never applied tests nothing).
+    pub async fn failed_calls(&self, orders: &[Order]) -> anyhow::Result<u64> {
+        let rules: serde_json::Value = self
+            .http
+            .get(format!("{}/_faults", self.url))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let ids: std::collections::HashSet<String> =
+            orders.iter().map(|o| o.id.to_string()).collect();
+        Ok(rules
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["match"].as_str().is_some_and(|m| ids.contains(m)))
+            .filter_map(|r| r["applied"].as_u64())
+            .sum())
+    }
+
     /// The faults of these orders are gone.
     pub async fn restore(&self, orders: &[Order]) -> anyhow::Result<()> {
         for order in orders {

@@ -100,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
         settings.concurrency
     );
     let started = Instant::now();
-    let checkouts = burst::checkouts(&settings, orders).await?;
+    let checkouts = burst::checkouts(&settings, orders.clone()).await?;
     let sent_for = started.elapsed();
     if !down.is_empty() {
         production_comes_back(&env, &reader, &faults, &down).await?;
@@ -112,6 +112,12 @@ async fn main() -> anyhow::Result<()> {
     let gate = GateStats::read(&http, &gate_url).await?.since(&gate_before);
     let books = account(&reader, &checkouts, gate.ghosts()).await?;
 
+    let mut exercised = true;
+    if args.half_failing {
+        let failed = faults.failed_calls(&orders).await?;
+        println!("[stress] production and invoice calls failed by the gate: {failed}");
+        exercised = failed > 0;
+    }
     report_checkouts(&checkouts, sent_for);
     report_gate(&gate);
     let spans: Vec<f64> = books
@@ -146,6 +152,10 @@ async fn main() -> anyhow::Result<()> {
     );
     for line in books.lines() {
         println!("[stress] {line}");
+    }
+    if !exercised {
+        eprintln!("[stress] FAILED: half failing, yet no production or invoice call failed");
+        std::process::exit(1)
     }
     if books.balanced() {
         println!("[stress] every order accounted for");
@@ -204,6 +214,11 @@ async fn production_comes_back(
     })
     .await;
     let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+    anyhow::ensure!(
+        failed > 0,
+        "production was down for {} orders, but none of them was paid: the fault was never exercised",
+        down.len()
+    );
     anyhow::ensure!(
         seen,
         "production down: not every job was in Error with its message in the DLQ within {} s",
